@@ -1,0 +1,1 @@
+"""Graphs, tensors, the op registry, shapes, devices and gradients (no runtime here)."""

@@ -1,0 +1,225 @@
+"""Symbolic differentiation: `tf.gradients` walks the graph backwards, building gradient ops.
+
+Gradient functions live next to their ops (`@kernel.grad`); this module only schedules them,
+aggregates contributions (AddN, IndexedSlices concatenation) and owns `unbroadcast`, the ONE place
+where a broadcast gradient is summed back to its input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labflow import dtypes as _dt
+from labflow.framework import registry
+from labflow.framework.graph import _graph_of
+from labflow.framework.tensor import IndexedSlices, Operation, Tensor
+
+
+def _op(g, op_type: str, inputs: list, attrs: dict | None = None, name: str | None = None) -> Operation:
+    return g.create_op(op_type, inputs, attrs=attrs, name=name)
+
+
+def _const(g, value: Any, dtype: Any = None) -> Tensor:
+    from labflow.framework.convert import make_const
+    return make_const(value, dtype, graph=g)
+
+
+def unbroadcast(grad: Any, x: Tensor) -> Any:
+    """Sums `grad` (shaped like a broadcast result) back to the shape of `x`.
+
+    Uses static shapes when they are fully known (no extra ops when nothing was broadcast), else
+    BroadcastGradientArgs on the dynamic shapes.
+    """
+    if grad is None:
+        return None
+    if isinstance(grad, IndexedSlices):
+        grad = densify(grad)
+    g = grad.graph
+    gd, xd = grad._shape_dims, x._shape_dims
+    if gd is not None and xd is not None and all(d is not None for d in gd + xd):
+        if gd == xd:
+            return grad
+        lead = len(gd) - len(xd)
+        axes = list(range(lead)) + [lead + i for i, d in enumerate(xd) if d == 1 and gd[lead + i] != 1]
+        out = grad
+        if axes:
+            out = _op(g, "Sum", [grad, _const(g, np.array(axes, np.int32))], {"keep_dims": False})._outputs[0]
+        if out._shape_dims != xd:
+            out = _op(g, "Reshape", [out, _const(g, np.array(xd, np.int32))])._outputs[0]
+        return out
+    sx = _op(g, "Shape", [x], {"out_type": _dt.int32})._outputs[0]
+    sg = _op(g, "Shape", [grad], {"out_type": _dt.int32})._outputs[0]
+    rx = _op(g, "BroadcastGradientArgs", [sx, sg])._outputs[0]
+    summed = _op(g, "Sum", [grad, rx], {"keep_dims": False})._outputs[0]
+    out = _op(g, "Reshape", [summed, sx])._outputs[0]
+    if xd is not None:
+        out._shape_dims = xd
+    return out
+
+
+def densify(value: IndexedSlices) -> Tensor:
+    """An IndexedSlices as a dense tensor (rows scattered and summed into zeros)."""
+    g = value.values.graph
+    ds = value.dense_shape
+    if ds is None:
+        raise ValueError(f"Cannot densify IndexedSlices {value!r} without a dense_shape.")
+    return _op(g, "_IndexedSlicesToDense", [value.values, value.indices, ds])._outputs[0]
+
+
+def _aggregate(g, grads: list, dtype: _dt.DType) -> Any:
+    grads = [x for x in grads if x is not None]
+    if not grads:
+        return None
+    if len(grads) == 1:
+        return grads[0]
+    if all(isinstance(x, IndexedSlices) for x in grads):
+        # Sparse contributions stay sparse: concatenate rows and indices.
+        axis = _const(g, 0)
+        vals = _op(g, "ConcatV2", [x.values for x in grads] + [axis], {"N": len(grads)})._outputs[0]
+        idx = _op(g, "ConcatV2", [x.indices for x in grads] + [axis], {"N": len(grads)})._outputs[0]
+        return IndexedSlices(vals, idx, grads[0].dense_shape)
+    dense = [densify(x) if isinstance(x, IndexedSlices) else x for x in grads]
+    return _op(g, "AddN", dense, {"N": len(dense)})._outputs[0]
+
+
+def _as_x_tensor(x: Any) -> Tensor:
+    if hasattr(x, "_ref"):
+        return x._ref()
+    if hasattr(x, "_as_graph_element"):
+        x = x._as_graph_element()
+    if not isinstance(x, Tensor):
+        raise TypeError(f"gradients(): xs must be Tensors or Variables, got {x!r}")
+    return x
+
+
+def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
+              colocate_gradients_with_ops: bool = False, gate_gradients: bool = False,
+              aggregation_method: Any = None, stop_gradients: Any = None) -> list:
+    """Symbolic derivatives of sum(ys) w.r.t. each of `xs` (TF 1.x `tf.gradients`).
+
+    Returns a list with one entry per x: a Tensor, an IndexedSlices (sparse, e.g. through gather), or
+    None when x does not affect ys.
+    """
+    from labflow.framework.convert import convert_to_tensor
+    ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+    xs = list(xs) if isinstance(xs, (list, tuple)) else [xs]
+    ys = [convert_to_tensor(y) for y in ys]
+    xs = [_as_x_tensor(x) for x in xs]
+    g = _graph_of(*ys, *xs)
+    if grad_ys is None:
+        grad_ys = [None] * len(ys)
+    elif not isinstance(grad_ys, (list, tuple)):
+        grad_ys = [grad_ys]
+    if len(grad_ys) != len(ys):
+        raise ValueError(f"Passed {len(grad_ys)} grad_ys for {len(ys)} ys")
+    stops = set()
+    for s in (stop_gradients if isinstance(stop_gradients, (list, tuple)) else
+              [stop_gradients] if stop_gradients is not None else []):
+        stops.add(_as_x_tensor(s).op)
+
+    with g.name_scope(name):
+        # Ops on a path from some x to some y.
+        reach_fwd: set[Operation] = set()
+        stack = [x.op for x in xs]
+        while stack:
+            op = stack.pop()
+            if op in reach_fwd:
+                continue
+            reach_fwd.add(op)
+            for t in op._outputs:
+                for c in t._consumers:
+                    if c not in reach_fwd:
+                        stack.append(c)
+        between: set[Operation] = set()
+        stack = [y.op for y in ys]
+        while stack:
+            op = stack.pop()
+            if op in between or op not in reach_fwd:
+                continue
+            between.add(op)
+            if op in stops:
+                continue
+            for t in op._inputs:
+                stack.append(t.op)
+        # Pending counts: consumers inside `between` per op.
+        pending: dict[Operation, int] = {op: 0 for op in between}
+        for op in between:
+            if op in stops:
+                continue
+            for t in op._inputs:
+                if t.op in between:
+                    pending[t.op] += 1
+
+        out_grads: dict[Tensor, list] = {}
+        for y, gy in zip(ys, grad_ys):
+            if gy is None:
+                if not y.dtype.is_floating and not y.dtype.is_complex:
+                    raise TypeError(f"Gradients of an integer tensor ({y.name}, {y.dtype.name}) are not "
+                                    "defined: cast it to a floating type first.")
+                gy = _op(g, "OnesLike", [y])._outputs[0]
+            else:
+                gy = convert_to_tensor(gy, dtype=y.dtype.base_dtype)
+            out_grads.setdefault(y, []).append(gy)
+
+        ready = [op for op in between if pending[op] == 0]
+        ready.sort(key=lambda o: -o._id)
+        done: set[Operation] = set()
+        while ready:
+            op = ready.pop()
+            if op in done:
+                continue
+            done.add(op)
+            grads = []
+            for t in op._outputs:
+                agg = _aggregate(g, out_grads.get(t, []), t.dtype)
+                if agg is not None and t in out_grads:
+                    out_grads[t] = [agg]
+                grads.append(agg)
+            in_grads = [None] * len(op._inputs)
+            feeds_back = op not in stops and any(t.op in between for t in op._inputs)
+            if feeds_back and any(x is not None for x in grads):
+                in_grads = _call_grad(g, op, grads)
+            for t, gi in zip(op._inputs, in_grads):
+                if t.op not in between or op in stops:
+                    continue
+                if gi is not None:
+                    if isinstance(gi, Tensor) and gi.dtype.base_dtype != t.dtype.base_dtype \
+                            and t.dtype.base_dtype.is_floating:
+                        gi = _op(g, "Cast", [gi], {"DstT": t.dtype.base_dtype, "SrcT": gi.dtype.base_dtype}
+                                 )._outputs[0]
+                    out_grads.setdefault(t, []).append(gi)
+                pending[t.op] -= 1
+                if pending[t.op] == 0:
+                    ready.append(t.op)
+            ready.sort(key=lambda o: -o._id)
+
+        result = []
+        for x in xs:
+            result.append(_aggregate(g, out_grads.get(x, []), x.dtype))
+        return result
+
+
+def _call_grad(g, op: Operation, grads: list) -> list:
+    opdef = op._opdef
+    override = g._gradient_override_map.get(op.type)
+    fn = registry.get(override).grad_fn if override else opdef.grad_fn
+    if fn is registry.NOT_DIFFERENTIABLE or fn is None:
+        return [None] * len(op._inputs)
+    if any(x is None for x in grads):
+        # Ops with several outputs get zeros for the outputs nothing depended on.
+        grads = [x if x is not None else _op(g, "ZerosLike", [t])._outputs[0]
+                 for x, t in zip(grads, op._outputs)]
+    prev = g._gradient_forward_op
+    g._gradient_forward_op = op
+    try:
+        with g.name_scope(op.name + "_grad"):
+            res = fn(op, *grads)
+    finally:
+        g._gradient_forward_op = prev
+    res = list(res) if isinstance(res, (list, tuple)) else [res]
+    if len(res) != len(op._inputs):
+        raise ValueError(f"Gradient function for op '{op.name}' (type {op.type}) returned {len(res)} "
+                         f"gradients, expected {len(op._inputs)}")
+    return res

@@ -1,0 +1,79 @@
+"""Helpers shared by op declarations: dtype lists, shape functions, attr coercion, wrapper plumbing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labflow import dtypes as _dt
+from labflow.framework.constant_value import constant_shape, constant_value  # noqa: F401 - re-export
+from labflow.framework.convert import convert_same_dtype, convert_to_tensor  # noqa: F401 - re-export
+from labflow.framework.graph import _graph_of, get_default_graph  # noqa: F401 - re-export
+from labflow.framework.shapes import broadcast_dims
+
+FLOAT_TYPES = (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64)
+INT_TYPES = (_dt.int8, _dt.int16, _dt.int32, _dt.int64, _dt.uint8, _dt.uint16)
+SIGNED_INT_TYPES = (_dt.int8, _dt.int16, _dt.int32, _dt.int64)
+COMPLEX_TYPES = (_dt.complex64, _dt.complex128)
+REAL_TYPES = FLOAT_TYPES + INT_TYPES
+NUMERIC_TYPES = REAL_TYPES + COMPLEX_TYPES
+ALL_TYPES = NUMERIC_TYPES + (_dt.bool, _dt.string)
+INDEX_TYPES = (_dt.int32, _dt.int64)
+
+
+def dims(t: Any) -> tuple | None:
+    """The static dims tuple of a tensor (None for unknown rank)."""
+    return t._shape_dims
+
+
+def base(t: Any) -> _dt.DType:
+    return t.dtype.base_dtype
+
+
+def same_as_input(ins: list, attrs: dict) -> tuple:
+    """Shape function: one output with the first input's dtype and shape."""
+    return base(ins[0]), dims(ins[0])
+
+
+def broadcast_shape(ins: list, attrs: dict) -> tuple:
+    """Shape function for elementwise binary ops: NumPy broadcasting, TF's error text on mismatch."""
+    return base(ins[0]), broadcast_dims(dims(ins[0]), dims(ins[1]))
+
+
+def broadcast_bool_shape(ins: list, attrs: dict) -> tuple:
+    """Like broadcast_shape, but the output is bool (comparisons)."""
+    return _dt.bool, broadcast_dims(dims(ins[0]), dims(ins[1]))
+
+
+def no_outputs(ins: list, attrs: dict) -> list:
+    return []
+
+
+def op_name(name: str | None, default: str) -> str:
+    return name or default
+
+
+def make_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | None = None) -> Any:
+    """Creates the op in the graph of its inputs (else the default graph) and returns the Operation."""
+    g = _graph_of(*inputs)
+    return g.create_op(op_type, inputs, attrs=attrs, name=name)
+
+
+def make_tensor(op_type: str, inputs: list, attrs: dict | None = None, name: str | None = None) -> Any:
+    """Like make_op, returning the single output tensor."""
+    return make_op(op_type, inputs, attrs, name)._outputs[0]
+
+
+def axis_list(axis: Any, rank: int | None) -> tuple | None:
+    """Normalises a Python/NumPy axis argument to a sorted tuple of non-negative ints (None: all)."""
+    if axis is None:
+        return None if rank is None else tuple(range(rank))
+    ax = [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+    if rank is None:
+        return tuple(ax) if all(a >= 0 for a in ax) else None
+    out = []
+    for a in ax:
+        if not -rank <= a < max(rank, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor of rank {rank}: it must be in "
+                             f"[{-rank}, {rank})")
+        out.append(a % rank if rank else 0)
+    return tuple(sorted(set(out)))

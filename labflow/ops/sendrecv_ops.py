@@ -1,0 +1,31 @@
+"""_Send/_Recv: the two halves of a cross-device edge, added only by the partitioner."""
+
+from __future__ import annotations
+
+from labflow import dtypes as _dt
+from labflow.framework.registry import op
+
+_ATTRS = {"tensor_name": "", "send_device": "", "recv_device": "", "send_device_incarnation": 0,
+          "client_terminated": False, "key": ""}
+
+
+@op("_Send", inputs=("tensor",), attrs=dict(_ATTRS), shape=lambda ins, a: [], outputs=0, stateful=True,
+    needs_step=True, not_differentiable=True)
+def send_kernel(xp, tensor, *, step, key, **_):
+    step.rendezvous.send(key, tensor)
+
+
+def _recv_shape(ins, attrs):
+    return attrs["tensor_type"], None
+
+
+@op("_Recv", attrs=dict(_ATTRS, tensor_type=_dt.float32), shape=_recv_shape, stateful=True,
+    needs_step=True, not_differentiable=True)
+def recv_kernel(xp, *, step, key, **_):
+    v = step.rendezvous.recv(key)
+    return v if xp.__name__ == "numpy" else xp.asarray(v)
+
+
+@op("_ControlTrigger", shape=lambda ins, a: (_dt.bool, ()), stateful=True, not_differentiable=True)
+def control_trigger_kernel(xp):
+    return xp.bool_(True)

@@ -1,0 +1,5 @@
+"""variable_scope."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""The session pipeline: prune -> place -> partition -> compile -> run (see DESIGN.md)."""

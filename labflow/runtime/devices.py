@@ -1,0 +1,131 @@
+"""Devices of one process: names, array modules and per-device resource managers (variables, RNG state)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from labflow import errors
+
+
+class VarRef:
+    """The storage of one variable on one device; kernels of ref inputs receive this object.
+
+    `value` is None until the variable is initialized; updates happen in place on `value`.
+    """
+
+    __slots__ = ("name", "value", "dtype", "shape", "lock")
+
+    def __init__(self, name: str, dtype: Any, shape: tuple | None):
+        self.name = name
+        self.value = None
+        self.dtype = dtype
+        self.shape = shape
+        self.lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "uninitialized" if self.value is None else f"{self.value.dtype}{list(self.value.shape)}"
+        return f"<VarRef {self.name} {state}>"
+
+
+def deref(ref: VarRef) -> Any:
+    """The value behind a ref input; FailedPreconditionError when the variable has no value yet."""
+    v = ref.value
+    if v is None:
+        raise errors.FailedPreconditionError(
+            None, None, f"Attempting to use uninitialized value {ref.name}. Run the variable's initializer "
+            f"first: sess.run(tf.global_variables_initializer()) (or sess.run({ref.name}.initializer)).")
+    return v
+
+
+class ResourceMgr:
+    """Named, per-device state that outlives a single step: variables, RNG states, queues."""
+
+    def __init__(self):
+        self._items: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def lookup_or_create(self, container: str, name: str, factory: Any) -> Any:
+        key = (container, name)
+        item = self._items.get(key)
+        if item is None:
+            with self._lock:
+                item = self._items.get(key)
+                if item is None:
+                    item = self._items[key] = factory()
+        return item
+
+    def lookup(self, container: str, name: str) -> Any:
+        return self._items.get((container, name))
+
+    def clear(self, container: str | None = None) -> None:
+        with self._lock:
+            if container is None:
+                self._items.clear()
+            else:
+                for k in [k for k in self._items if k[0] == container]:
+                    del self._items[k]
+
+    def items(self) -> list:
+        return list(self._items.items())
+
+
+class Device:
+    """One compute device: its full name, type, index, array module and resources."""
+
+    def __init__(self, name: str, device_type: str, index: int, xp: Any, memory_limit: int = 0,
+                 description: str = ""):
+        self.name = name
+        self.device_type = device_type
+        self.index = index
+        self.xp = xp
+        self.resources = ResourceMgr()
+        self.memory_limit = memory_limit
+        self.description = description
+
+    def to_device(self, value: Any) -> Any:
+        """Copies a host (NumPy) value onto this device; identity on the CPU."""
+        if self.device_type == "GPU":
+            with self.xp.cuda.Device(self.index):
+                return self.xp.asarray(value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<Device {self.name}>"
+
+
+class DeviceAttributes:
+    """What `Session.list_devices()` returns for each device (TF's `_DeviceAttributes`)."""
+
+    def __init__(self, name: str, device_type: str, memory_limit_bytes: int, incarnation: int = 0,
+                 physical_device_desc: str = ""):
+        self.name = name
+        self.device_type = device_type
+        self.memory_limit_bytes = memory_limit_bytes
+        self.incarnation = incarnation
+        self.physical_device_desc = physical_device_desc
+
+    def __repr__(self) -> str:
+        return (f"_DeviceAttributes({self.name}, {self.device_type}, {self.memory_limit_bytes}, "
+                f"{self.incarnation})")
+
+
+def make_local_devices(device_count: dict | None, job: str = "localhost", task: int = 0) -> list[Device]:
+    """CPU:0..n-1 (n from device_count['CPU'], default 1) and GPU:i for each GPU CuPy sees (capped)."""
+    counts = {k.upper(): int(v) for k, v in (device_count or {}).items()}
+    prefix = f"/job:{job}/replica:0/task:{task}"
+    out = []
+    for i in range(max(1, counts.get("CPU", 1))):
+        out.append(Device(f"{prefix}/device:CPU:{i}", "CPU", i, np, 0, "numpy"))
+    from labflow.backend import cuda
+    n_gpu = cuda.device_count()
+    if "GPU" in counts:
+        n_gpu = min(n_gpu, counts["GPU"])
+    for i in range(n_gpu):
+        props = cuda.device_properties(i)
+        cc = props["compute_capability"]
+        out.append(Device(f"{prefix}/device:GPU:{i}", "GPU", i, cuda.cupy_module(), props["memory_limit"],
+                          f"device: {i}, name: {props['name']}, compute capability: {cc[0]}.{cc[1]}"))
+    return out

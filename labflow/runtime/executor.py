@@ -1,0 +1,214 @@
+"""Step 4 and 5: compile a partition into one flat Python function, and run it.
+
+Each partition becomes generated source with one line per node, e.g.
+
+    v7 = k3(xp, v2, v5, transpose_a=a3_0, transpose_b=a3_1); del v2
+
+Kernels, attrs and contexts are bound as globals at compile time, values live in local variables
+and are released (`del`) right after their last consumer. A failing line maps back to its node,
+so errors name the op without any bookkeeping on the hot path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Any
+
+import numpy as np
+
+from labflow import errors
+from labflow.runtime.devices import Device, deref
+from labflow.runtime.partition import FEED, FETCH, Partition, PNode
+
+_plan_ids = itertools.count(1)
+
+# Ops whose NumPy kernels may return a view of (or the object of) their first input: a fetch whose
+# value might alias a variable's storage or a constant is copied, so later updates never reach it.
+VIEW_OPS = frozenset({"Identity", "Reshape", "Squeeze", "ExpandDims", "Transpose", "StridedSlice",
+                      "Slice", "StopGradient", "Snapshot", "PreventGradient", "Unpack", "Split",
+                      "SplitV", "ReverseV2", "PlaceholderWithDefault", "BroadcastTo", "Cast",
+                      "IdentityN"})
+
+
+class NodeContext:
+    """What a `needs_ctx` kernel sees of its node: name, device, resources and attrs."""
+
+    __slots__ = ("name", "op", "device", "resources", "attrs", "state")
+
+    def __init__(self, node: PNode):
+        self.name = node.name
+        self.op = node.op
+        self.device = node.device
+        self.resources = node.device.resources
+        self.attrs = node.attrs
+        self.state: Any = None
+
+
+class Step:
+    """The per-run state a `needs_step` kernel sees: the rendezvous and the step id."""
+
+    __slots__ = ("rendezvous", "step_id", "session")
+
+    def __init__(self, rendezvous: Any, step_id: int, session: Any = None):
+        self.rendezvous = rendezvous
+        self.step_id = step_id
+        self.session = session
+
+
+def _copy(v: Any) -> Any:
+    return v.copy() if hasattr(v, "copy") else v
+
+
+class CompiledPartition:
+    """A partition's generated function plus what is needed to map failures back to nodes."""
+
+    def __init__(self, device: Device, fn: Any, filename: str, line_nodes: dict[int, PNode], source: str,
+                 feed_indices: list[int], nodes: list[PNode]):
+        self.device = device
+        self.fn = fn
+        self.filename = filename
+        self.line_nodes = line_nodes
+        self.source = source
+        self.feed_indices = feed_indices
+        self.nodes = nodes
+
+    def node_for_traceback(self, tb: Any) -> PNode | None:
+        node = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                node = self.line_nodes.get(tb.tb_lineno)
+            tb = tb.tb_next
+        return node
+
+
+def _may_alias_state(src: PNode, idx: int) -> bool:
+    """True when the value of (src, idx) may share memory with a variable or a constant."""
+    seen = 0
+    while True:
+        if src.type == "Const" or src.out_dtypes[idx].is_ref_dtype or src.type == FEED:
+            return True
+        if src.type not in VIEW_OPS or not src.inputs or seen > 100:
+            return False
+        src, idx = src.inputs[0]
+        seen += 1
+
+
+def compile_partition(part: Partition) -> CompiledPartition:
+    """Generates and compiles the flat plan of one partition."""
+    dev = part.device
+    xp = dev.xp
+    nodes = part.nodes
+    g: dict[str, Any] = {"xp": xp, "_deref": deref, "_copy": _copy, "_np": np, "__builtins__": __builtins__}
+    if dev.device_type == "GPU":
+        from labflow.backend import to_numpy
+        g["_host"] = to_numpy
+        g["_todev"] = dev.to_device
+
+    # Last use of every produced value, so it can be released right after.
+    slot: dict[tuple[int, int], str] = {}
+    last_use: dict[tuple[int, int], int] = {}
+    pos = {id(n): i for i, n in enumerate(nodes)}
+    for i, n in enumerate(nodes):
+        for src, k in n.inputs:
+            last_use[(id(src), k)] = i
+    counter = itertools.count()
+
+    def var(src: PNode, k: int) -> str:
+        key = (id(src), k)
+        v = slot.get(key)
+        if v is None:
+            v = slot[key] = f"v{next(counter)}"
+        return v
+
+    body: list[str] = []
+    line_nodes: dict[int, PNode] = {}
+    for i, n in enumerate(nodes):
+        releases = [var(s, k) for s, k in dict.fromkeys(n.inputs) if last_use.get((id(s), k)) == i]
+        if n.type == FEED:
+            src_expr = f"feeds[{n.attrs['index']}]"
+            stmt = f"{var(n, 0)} = " + (f"_todev({src_expr})" if dev.device_type == "GPU" else src_expr)
+            if (id(n), 0) not in last_use:
+                stmt = "pass"
+        elif n.type == FETCH:
+            src, k = n.inputs[0]
+            e = var(src, k)
+            if src.out_dtypes[k].is_ref_dtype:
+                e = f"_deref({e})"
+            if dev.device_type == "GPU":
+                e = f"_host({e})"
+            if _may_alias_state(src, k):
+                e = f"_copy({e})"
+            stmt = f"out[{n.attrs['index']}] = {e}"
+        else:
+            stmt = _node_call(i, n, dev, xp, g, var, last_use)
+        if releases:
+            stmt += "; del " + ", ".join(releases)
+        body.append(stmt)
+        line_nodes[len(body) + 2] = n  # +2: the def line and the `with` line come first
+    del pos
+    plan_id = next(_plan_ids)
+    filename = f"<labflow plan {plan_id} {dev.name}>"
+    src = "def _plan(feeds, out, step):\n    with _np.errstate(all='ignore'):\n"
+    src += "".join(f"        {s}\n" for s in body) if body else "        pass\n"
+    code = compile(src, filename, "exec")
+    exec(code, g)
+    return CompiledPartition(dev, g["_plan"], filename, line_nodes, src, part.feed_indices, nodes)
+
+
+def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_use: dict) -> str:
+    opdef = n.opdef
+    args = []
+    for j, (src, k) in enumerate(n.inputs):
+        e = var(src, k)
+        if src.out_dtypes[k].is_ref_dtype and j not in opdef.ref_inputs:
+            e = f"_deref({e})"
+        args.append(e)
+    fn = getattr(xp, opdef.xp_fn, None) if opdef.xp_fn else None
+    if fn is not None:
+        g[f"k{i}"] = fn
+        call = f"k{i}({', '.join(args)})"
+    else:
+        kernel = opdef.kernel_for(dev.device_type)
+        if kernel is None:
+            raise errors.NotFoundError(None, n.op, f"No kernel for op '{n.name}' (type {n.type}) on device "
+                                       f"{dev.name}; kernels exist for: {', '.join(opdef.kernel_devices())}")
+        g[f"k{i}"] = kernel
+        kw = []
+        for j, a in enumerate(opdef.attrs):
+            g[f"a{i}_{j}"] = n.attrs[a]
+            kw.append(f"{a}=a{i}_{j}")
+        if opdef.needs_ctx:
+            g[f"c{i}"] = NodeContext(n)
+            kw.append(f"ctx=c{i}")
+        if opdef.needs_step:
+            kw.append("step=step")
+        call = f"k{i}({', '.join(['xp'] + args + kw)})"
+    nout = len(n.out_dtypes)
+    used = [(id(n), k) in last_use for k in range(nout)]
+    if nout == 0 or not any(used):
+        return call
+    if nout == 1:
+        return f"{var(n, 0)} = {call}"
+    targets = ", ".join(var(n, k) if used[k] else "_" for k in range(nout))
+    return f"{targets}, = {call}" if nout == 1 else f"{targets} = {call}"
+
+
+def translate_error(exc: BaseException, compiled: CompiledPartition) -> BaseException:
+    """Turns any failure inside a plan into an `OpError` naming the node, its type and device."""
+    node = compiled.node_for_traceback(sys.exc_info()[2] if exc is sys.exc_info()[1] else exc.__traceback__)
+    if node is None:
+        return exc
+    where = f"[[node {node.name} (op: {node.type}) on {node.device.name}]]"
+    if isinstance(exc, errors.OpError):
+        if exc.op is None and node.op is not None:
+            new = type(exc)(exc.node_def, node.op, f"{exc.message}\n\t {where}")
+            return new
+        return exc
+    if isinstance(exc, MemoryError):
+        cls = errors.ResourceExhaustedError
+        msg = f"Out of memory while running op '{node.name}' (op: {node.type}) on {node.device.name}"
+    else:
+        cls = errors.InvalidArgumentError
+        msg = f"{node.type} failed: {type(exc).__name__}: {exc}"
+    return cls(None, node.op, f"{msg}\n\t {where}")

@@ -1,0 +1,124 @@
+"""Step 2: give every node a full device name.
+
+Rules in TF's order: explicit (partial) device constraints, colocation groups (`colocate_with`, and
+ops that take a variable's ref share its device), kernel availability (soft placement falls back),
+then a default choice for nodes left free. Every decision is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labflow import errors
+from labflow.framework.device_spec import DeviceSpec
+from labflow.framework.tensor import Operation
+from labflow.runtime.devices import Device
+
+
+@dataclass
+class Placement:
+    """One placement decision, as data for logs and notebook views."""
+
+    node: str
+    op_type: str
+    device: str
+    requested: str
+    reason: str
+
+
+class _UnionFind:
+    def __init__(self):
+        self.parent: dict = {}
+
+    def find(self, x):
+        p = self.parent.setdefault(x, x)
+        while p != self.parent[p]:
+            self.parent[p] = self.parent[self.parent[p]]
+            p = self.parent[p]
+        self.parent[x] = p
+        return p
+
+    def union(self, a, b) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def _type_rank(device_type: str) -> int:
+    return 0 if device_type == "GPU" else 1
+
+
+def place(ops: list[Operation], devices: list[Device], allow_soft_placement: bool = False,
+          default_device: str = "") -> tuple[dict[Operation, Device], list[Placement]]:
+    """Assigns each op a Device; returns the map and the decisions in op order.
+
+    Raises:
+        InvalidArgumentError: a constraint no device satisfies, or colocated ops with conflicting
+            constraints (names the ops, the request and the devices that have kernels).
+    """
+    uf = _UnionFind()
+    by_name = {op.name: op for op in ops}
+    inside = set(ops)
+    for op in ops:
+        uf.find(op)
+        for g in op._colocation:
+            other = by_name.get(g[len("loc:@"):]) if g.startswith("loc:@") else None
+            if other is not None:
+                uf.union(other, op)
+        for i in op._opdef.ref_inputs:
+            if i < len(op._inputs) and op._inputs[i].dtype.is_ref_dtype and op._inputs[i].op in inside:
+                uf.union(op._inputs[i].op, op)
+    groups: dict[Operation, list[Operation]] = {}
+    for op in ops:
+        groups.setdefault(uf.find(op), []).append(op)
+
+    placement: dict[Operation, Device] = {}
+    log: dict[Operation, Placement] = {}
+    for members in groups.values():
+        spec = DeviceSpec.from_string(default_device)
+        constrained = [m for m in members if m.device]
+        requested_by = None
+        for m in constrained:
+            ms = DeviceSpec.from_string(m.device)
+            for f in ("job", "replica", "task", "device_type", "device_index"):
+                a, b = getattr(spec, f), getattr(ms, f)
+                if a is not None and b is not None and a != b and requested_by is not None:
+                    raise errors.InvalidArgumentError(
+                        None, m, f"Cannot colocate nodes '{requested_by.name}' and '{m.name}': their "
+                        f"device constraints '{requested_by.device}' and '{m.device}' conflict.")
+            spec.merge_from(ms)
+            requested_by = requested_by or m
+        req = spec.to_string()
+        kernel_ok = [d for d in devices if all(m._opdef.has_kernel(d.device_type) for m in members)]
+        matching = [d for d in kernel_ok if spec.matches(DeviceSpec.from_string(d.name))]
+        reason = "explicit constraint" if constrained else "default (no constraint)"
+        if len(members) > 1:
+            reason += f", colocated with {len(members) - 1} other node(s)"
+        if not matching:
+            exists = [d for d in devices if spec.matches(DeviceSpec.from_string(d.name))]
+            if allow_soft_placement and kernel_ok:
+                soft = DeviceSpec(job=spec.job, replica=spec.replica, task=spec.task)
+                matching = [d for d in kernel_ok if soft.matches(DeviceSpec.from_string(d.name))] or kernel_ok
+                reason = ("soft placement: " + ("no kernel on the requested device" if exists
+                                                else "requested device does not exist"))
+            else:
+                bad = members[0] if not constrained else constrained[0]
+                if exists:
+                    no_kernel = [m for m in members if not all(m._opdef.has_kernel(d.device_type)
+                                                               for d in exists)][0]
+                    raise errors.InvalidArgumentError(
+                        None, no_kernel, f"Cannot assign a device for operation '{no_kernel.name}': no "
+                        f"kernel for op '{no_kernel.type}' on the requested device '{req}'. Kernels exist "
+                        f"for: {', '.join(no_kernel._opdef.kernel_devices()) or 'no device'}. Set "
+                        "ConfigProto(allow_soft_placement=True) to let labflow fall back to such a device.")
+                raise errors.InvalidArgumentError(
+                    None, bad, f"Cannot assign a device for operation '{bad.name}': Could not satisfy "
+                    f"explicit device specification '{req}' because no devices matching that "
+                    f"specification are registered in this process; available devices: "
+                    f"{', '.join(d.name for d in devices)}. Set ConfigProto(allow_soft_placement=True) "
+                    "to fall back to an available device.")
+        chosen = sorted(matching, key=lambda d: (_type_rank(d.device_type), d.index))[0]
+        for m in members:
+            placement[m] = chosen
+            log[m] = Placement(m.name, m.type, chosen.name, m.device or req, reason)
+    return placement, [log[op] for op in ops]

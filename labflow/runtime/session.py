@@ -1,0 +1,326 @@
+"""Sessions: `Session.run` drives prune -> place -> partition -> compile -> run, cached per signature."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from labflow import errors
+from labflow.framework.graph import get_default_graph
+from labflow.framework.shapes import TensorShape
+from labflow.framework.tensor import Operation, Tensor
+from labflow.runtime import executor, partition, placer, prune
+from labflow.runtime.config import ConfigProto
+from labflow.runtime.devices import DeviceAttributes, make_local_devices
+from labflow.runtime.fetch import FetchMapper
+from labflow.runtime.rendezvous import LocalRendezvous
+
+_log = logging.getLogger("labflow.placement")
+_step_ids = itertools.count(1)
+
+
+class _CompiledStep:
+    """Everything one (graph version, feeds, fetches, targets) signature needs to run again."""
+
+    def __init__(self, partitions: list, fetch_from_feed: list[tuple[int, int]], nfetch: int,
+                 placements: list, feed_tensors: list[Tensor]):
+        self.partitions = partitions
+        self.fetch_from_feed = fetch_from_feed
+        self.nfetch = nfetch
+        self.placements = placements
+        self.feed_tensors = feed_tensors
+        self.single = partitions[0] if len(partitions) == 1 else None
+
+
+class BaseSession:
+    """The shared implementation of `Session` and `InteractiveSession`."""
+
+    def __init__(self, target: str = "", graph: Any = None, config: ConfigProto | None = None):
+        if target:
+            raise errors.UnimplementedError(None, None, f"Session target '{target}': the distributed "
+                                            "runtime (grpc://) is not available yet in this labflow version.")
+        self._graph = graph if graph is not None else get_default_graph()
+        self._config = config or ConfigProto()
+        self._target = target
+        self._devices = make_local_devices(self._config.device_count)
+        self._cache: dict = {}
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._last_placements: list = []
+        self._default_ctx: list = []
+
+    # -- properties -----------------------------------------------------------------------------------
+    @property
+    def graph(self):
+        return self._graph
+
+    @property
+    def graph_def(self):
+        return self._graph.as_graph_def()
+
+    @property
+    def sess_str(self) -> str:
+        return self._target
+
+    def list_devices(self) -> list[DeviceAttributes]:
+        return [DeviceAttributes(d.name, d.device_type, d.memory_limit, i + 1, d.description)
+                for i, d in enumerate(self._devices)]
+
+    def placements(self) -> list[placer.Placement]:
+        """The placement decisions of the most recently compiled step, with reasons."""
+        return list(self._last_placements)
+
+    # -- run ------------------------------------------------------------------------------------------
+    def run(self, fetches: Any, feed_dict: dict | None = None, options: Any = None,
+            run_metadata: Any = None) -> Any:
+        """Runs the ops and evaluates the tensors in `fetches` (any nesting), feeding `feed_dict`.
+
+        Raises:
+            RuntimeError: the session is closed.
+            TypeError / ValueError: a malformed fetch or feed (names the element).
+            labflow.errors.OpError: the step failed; the error names the op and where it was defined.
+        """
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        graph = self._graph
+        if isinstance(fetches, Tensor) and fetches.graph is graph:
+            elements, builder = [fetches], None
+        else:
+            mapper = FetchMapper(fetches, graph)
+            elements, builder = mapper.elements, mapper
+        feed_tensors, feed_values = self._feeds(feed_dict) if feed_dict else ((), [])
+        key = (graph._version, tuple(elements), feed_tensors)
+        step = self._cache.get(key)
+        if step is None:
+            step = self._compile(elements, feed_tensors)
+            self._cache[key] = step
+        results = self._execute(step, feed_values)
+        return results[0] if builder is None else builder.build(results)
+
+    def _feeds(self, feed_dict: dict) -> tuple[tuple, list]:
+        graph = self._graph
+        tensors, values = [], []
+        for k, v in feed_dict.items():
+            if isinstance(k, Tensor) and k.graph is graph:
+                t = k
+            else:
+                if hasattr(k, "_as_graph_element"):
+                    k = k._as_graph_element()
+                try:
+                    t = graph.as_graph_element(k, allow_tensor=True, allow_operation=False)
+                except (KeyError, ValueError, TypeError) as e:
+                    raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+            dt = t.dtype.base_dtype
+            if isinstance(v, Tensor):
+                raise TypeError(f"The value of a feed cannot be a labflow Tensor (feeding {t.name}). "
+                                "Acceptable feed values include Python scalars, strings, lists, and NumPy "
+                                "arrays; evaluate the tensor first with sess.run.")
+            try:
+                arr = np.asarray(v, dtype=dt.as_numpy_dtype)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"Cannot feed value {_short(v)} to tensor '{t.name}' of dtype {dt.name}: "
+                                f"{e}") from None
+            dims = t._shape_dims
+            if dims is not None and (len(dims) != arr.ndim or any(
+                    d is not None and d != s for d, s in zip(dims, arr.shape))):
+                raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has "
+                                 f"shape '{TensorShape(dims)}'")
+            tensors.append(t)
+            values.append(arr)
+        return tuple(tensors), values
+
+    def _compile(self, elements: list, feed_tensors: tuple) -> _CompiledStep:
+        feeds = set(feed_tensors)
+        fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
+        targets = [e for e in elements if isinstance(e, Operation)]
+        order = prune.prune(fetch_tensors, targets, feeds)
+        placement, decisions = placer.place(order, self._devices, self._config.allow_soft_placement)
+        self._last_placements = decisions
+        if self._config.log_device_placement:
+            for d in decisions:
+                _log.info("%s: (%s): %s [%s]", d.node, d.op_type, d.device, d.reason)
+        part_fetches: list = []
+        from_feed: list[tuple[int, int]] = []
+        feed_pos = {t: i for i, t in enumerate(feed_tensors)}
+        for i, e in enumerate(elements):
+            if isinstance(e, Tensor) and e in feeds:
+                from_feed.append((i, feed_pos[e]))
+                part_fetches.append(None)
+            else:
+                part_fetches.append(e if isinstance(e, Tensor) else None)
+        parts = partition.partition(order, placement, list(feed_tensors), part_fetches, targets)
+        compiled = [executor.compile_partition(p) for p in parts] or []
+        return _CompiledStep(compiled, from_feed, len(elements), decisions, list(feed_tensors))
+
+    def _execute(self, step: _CompiledStep, feed_values: list) -> list:
+        out: list = [None] * step.nfetch
+        single = step.single
+        if single is not None:
+            try:
+                single.fn(feed_values, out, None)
+            except Exception as e:  # noqa: BLE001 - translated into an OpError naming the node
+                raise executor.translate_error(e, single) from None
+        elif step.partitions:
+            self._run_partitions(step, feed_values, out)
+        for i, j in step.fetch_from_feed:
+            out[i] = feed_values[j]
+        return out
+
+    def _run_partitions(self, step: _CompiledStep, feed_values: list, out: list) -> None:
+        rdv = LocalRendezvous()
+        st = executor.Step(rdv, next(_step_ids), self)
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=max(2, len(self._devices) + 1), thread_name_prefix="labflow-exec")
+        failures: list[BaseException] = []
+
+        def run_one(cp):
+            try:
+                cp.fn(feed_values, out, st)
+            except Exception as e:  # noqa: BLE001 - first error wins; siblings are cancelled
+                err = executor.translate_error(e, cp)
+                failures.append(err)
+                rdv.abort(errors.CancelledError(None, None, f"Step cancelled: a partition on "
+                                                f"{cp.device.name} failed: {err}"))
+
+        futs = [self._pool.submit(run_one, cp) for cp in step.partitions]
+        concurrent.futures.wait(futs)
+        if failures:
+            real = [f for f in failures if not isinstance(f, errors.CancelledError)]
+            raise (real or failures)[0]
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Frees the session's resources (variables, compiled plans, threads)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._cache.clear()
+        for d in self._devices:
+            d.resources.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def as_default(self):
+        return _default_session(self)
+
+    def __enter__(self):
+        self._default_ctx.append((self.as_default(), self._graph.as_default()))
+        s, g = self._default_ctx[-1]
+        g.__enter__()
+        s.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        s, g = self._default_ctx.pop()
+        s.__exit__(exc_type, exc, tb)
+        g.__exit__(exc_type, exc, tb)
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def make_callable(self, fetches: Any, feed_list: list | None = None, accept_options: bool = False):
+        """A function `f(*feed_values)` that runs `fetches` (TF 1.x `Session.make_callable`)."""
+        feed_list = list(feed_list or [])
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if len(args) != len(feed_list):
+                raise TypeError(f"Callable expects {len(feed_list)} feed values, got {len(args)}")
+            return self.run(fetches, dict(zip(feed_list, args)) if feed_list else None, **kwargs)
+        return call
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (f"<labflow.Session {state}: graph with {len(self._graph._ops)} ops, devices "
+                f"{[d.name.rsplit('/', 1)[-1] for d in self._devices]}>")
+
+
+class Session(BaseSession):
+    """TF 1.x `tf.Session(target='', graph=None, config=None)`; use it as a context manager."""
+
+
+class InteractiveSession(BaseSession):
+    """A session that installs itself as the default on construction (for notebooks and shells)."""
+
+    def __init__(self, target: str = "", graph: Any = None, config: ConfigProto | None = None):
+        super().__init__(target, graph, config)
+        self._ctx = self.as_default()
+        self._ctx.__enter__()
+
+    def close(self) -> None:
+        super().close()
+        ctx = getattr(self, "_ctx", None)
+        if ctx is not None:
+            self._ctx = None
+            with contextlib.suppress(Exception):
+                ctx.__exit__(None, None, None)
+
+
+class _SessionStack(threading.local):
+    def __init__(self):
+        self.stack: list[BaseSession] = []
+
+
+_sessions = _SessionStack()
+
+
+@contextlib.contextmanager
+def _default_session(sess: BaseSession):
+    _sessions.stack.append(sess)
+    try:
+        yield sess
+    finally:
+        if sess in _sessions.stack:
+            _sessions.stack.remove(sess)
+
+
+def get_default_session() -> BaseSession | None:
+    """The innermost session entered with `with sess:` / `as_default()`, or an InteractiveSession."""
+    st = _sessions.stack
+    return st[-1] if st else None
+
+
+def _clear_default_session_for(graph: Any) -> None:
+    pass
+
+
+def _session_for(graph: Any, session: BaseSession | None, what: str) -> BaseSession:
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            raise ValueError(f"Cannot {what} using `eval()`/`run()`: No default session is registered. Use "
+                             "`with sess.as_default():` (or `with tf.Session() as sess:`) or pass an "
+                             "explicit session, e.g. `t.eval(session=sess)`.")
+    if session.graph is not graph:
+        raise ValueError(f"Cannot {what}: the given session's graph is different from the graph of the "
+                         "tensor/op. Create the session with `tf.Session(graph=...)` for that graph.")
+    return session
+
+
+def _eval_using_default_session(tensor: Any, feed_dict: dict | None, graph: Any,
+                                session: BaseSession | None = None) -> Any:
+    return _session_for(graph, session, "evaluate tensor").run(tensor, feed_dict)
+
+
+def _run_using_default_session(op: Any, feed_dict: dict | None, graph: Any,
+                               session: BaseSession | None = None) -> None:
+    _session_for(graph, session, "execute operation").run(op, feed_dict)
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) < 60 else r[:57] + "..."

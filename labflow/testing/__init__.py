@@ -1,0 +1,1 @@
+"""Testing helpers: numerical gradient checks and the registry-wide op sweep."""

@@ -1,0 +1,1 @@
+"""Op samples for the registry-wide sweep, one module per op family."""

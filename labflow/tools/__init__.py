@@ -1,0 +1,1 @@
+"""Tools: protobuf generation, graph transforms, the CLI."""
