@@ -82,6 +82,7 @@ class OpDef:
         self.variadic = any(i.startswith("*") for i in self.inputs)
         self.needs_step = needs_step
         self.xp_fn = xp_fn
+        self.kernel_attrs = _accepted_attrs(kernel, self.attrs)
 
     # -- decorators -------------------------------------------------------------------------------
     def grad(self, fn: Callable) -> Callable:
@@ -97,6 +98,7 @@ class OpDef:
         """Registers a device-specific kernel override, e.g. `@conv2d.kernel("GPU")`."""
         def deco(fn: Callable) -> Callable:
             self.kernels[device_type.upper()] = fn
+            self.kernel_attrs = self.kernel_attrs | _accepted_attrs(fn, self.attrs)
             return fn
         return deco
 
@@ -125,6 +127,17 @@ class OpDef:
 
     def __repr__(self) -> str:
         return f"<OpDef {self.name} ({self.site})>"
+
+
+def _accepted_attrs(kernel: Callable | None, attrs: dict) -> frozenset:
+    """The declared attrs a kernel takes: named keyword parameters, or all of them with **kwargs."""
+    if kernel is None:
+        return frozenset(attrs)
+    params = inspect.signature(kernel).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return frozenset(attrs)
+    names = {p.name for p in params}
+    return frozenset(a for a in attrs if a in names)
 
 
 _REGISTRY: dict[str, OpDef] = {}

@@ -11,7 +11,7 @@ _ATTRS = {"tensor_name": "", "send_device": "", "recv_device": "", "send_device_
 
 @op("_Send", inputs=("tensor",), attrs=dict(_ATTRS), shape=lambda ins, a: [], outputs=0, stateful=True,
     needs_step=True, not_differentiable=True)
-def send_kernel(xp, tensor, *, step, key, **_):
+def send_kernel(xp, tensor, *, step, key):
     step.rendezvous.send(key, tensor)
 
 
@@ -21,7 +21,7 @@ def _recv_shape(ins, attrs):
 
 @op("_Recv", attrs=dict(_ATTRS, tensor_type=_dt.float32), shape=_recv_shape, stateful=True,
     needs_step=True, not_differentiable=True)
-def recv_kernel(xp, *, step, key, **_):
+def recv_kernel(xp, *, step, key):
     v = step.rendezvous.recv(key)
     return v if xp.__name__ == "numpy" else xp.asarray(v)
 

@@ -165,6 +165,10 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
             e = f"_deref({e})"
         args.append(e)
     fn = getattr(xp, opdef.xp_fn, None) if opdef.xp_fn else None
+    if n.type == "Const" and xp is np:
+        # A constant is bound once at compile time: running it costs nothing.
+        g[f"k{i}"] = n.attrs["value"]
+        return f"{var(n, 0)} = k{i}" if (id(n), 0) in last_use else "pass"
     if fn is not None:
         g[f"k{i}"] = fn
         call = f"k{i}({', '.join(args)})"
@@ -176,8 +180,9 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         g[f"k{i}"] = kernel
         kw = []
         for j, a in enumerate(opdef.attrs):
-            g[f"a{i}_{j}"] = n.attrs[a]
-            kw.append(f"{a}=a{i}_{j}")
+            if a in opdef.kernel_attrs:
+                g[f"a{i}_{j}"] = n.attrs[a]
+                kw.append(f"{a}=a{i}_{j}")
         if opdef.needs_ctx:
             g[f"c{i}"] = NodeContext(n)
             kw.append(f"ctx=c{i}")
@@ -190,8 +195,7 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         return call
     if nout == 1:
         return f"{var(n, 0)} = {call}"
-    targets = ", ".join(var(n, k) if used[k] else "_" for k in range(nout))
-    return f"{targets}, = {call}" if nout == 1 else f"{targets} = {call}"
+    return ", ".join(var(n, k) if used[k] else "_" for k in range(nout)) + f" = {call}"
 
 
 def translate_error(exc: BaseException, compiled: CompiledPartition) -> BaseException:

@@ -1,0 +1,1 @@
+"""Runnable examples and the TF1 tutorial module paths (`labflow.examples.tutorials...`)."""
