@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from typing import Any, Callable, Sequence
 
 REQUIRED = object()  # sentinel default: the attr must be given
@@ -32,8 +33,9 @@ class RegistrationError(Exception):
 
 
 def _site(depth: int) -> str:
-    frame = inspect.stack()[depth]
-    return f"{os.path.relpath(frame.filename)}:{frame.lineno}"
+    # sys._getframe, not inspect.stack(): the latter reads source files and made imports slow.
+    f = sys._getframe(depth)
+    return f"{os.path.relpath(f.f_code.co_filename)}:{f.f_lineno}"
 
 
 class OpDef:
