@@ -352,7 +352,7 @@ class Graph:
                 if full in self._ops_by_name:
                     raise ValueError(f"Duplicate node name in graph: '{full}'")
             else:
-                full = self.unique_name(name or op_type)
+                full = self.unique_name(name or op_type.lstrip("_"))
         if not _VALID_OP_NAME.match(full):
             raise ValueError(f"'{full}' is not a valid node name: use letters, digits, '_', '.', '-' and '/'")
         inputs = list(inputs)
