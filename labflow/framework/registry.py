@@ -85,6 +85,8 @@ class OpDef:
         self.needs_step = needs_step
         self.xp_fn = xp_fn
         self.kernel_attrs = _accepted_attrs(kernel, self.attrs)
+        self.host_inputs: frozenset = frozenset()
+        self.host_op = False
 
     # -- decorators -------------------------------------------------------------------------------
     def grad(self, fn: Callable) -> Callable:
@@ -149,11 +151,14 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
        type_inputs: Sequence[str] | None = None, shape: Callable, outputs: Any = 1, stateful: bool = False,
        needs_ctx: bool = False, ref_inputs: Sequence[int] = (), devices: Sequence[str] = ("CPU", "GPU"),
        not_differentiable: bool = False, output_names: Sequence[str] | None = None,
-       needs_step: bool = False, xp_fn: str | None = None) -> Callable:
+       needs_step: bool = False, xp_fn: str | None = None, host_inputs: Sequence[int] = (),
+       host_op: bool = False) -> Callable:
     """Declares an op type; decorates its generic kernel `fn(xp, *inputs, **attrs)`.
 
     `needs_step`: the kernel also takes `step=` (the running step: rendezvous, cancellation, tracing).
     `xp_fn`: the kernel is exactly `getattr(xp, xp_fn)(*inputs)` (bound directly, saving a call).
+    `host_inputs`: inputs the kernel reads on the host even on a GPU (shapes, axes: TF's HostMemory).
+    `host_op`: the whole op runs on host (NumPy) values on any device (shape arithmetic).
 
     Returns a decorator that registers an `OpDef` and returns it (so `.grad` and `.kernel` chain).
     Raises RegistrationError naming the earlier file:line on a duplicate name.
@@ -169,6 +174,8 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
         d = OpDef(name, inputs, attrs or {}, types, type_inputs, shape, outputs, stateful, needs_ctx,
                   ref_inputs, devices, kernel, site, NOT_DIFFERENTIABLE if not_differentiable else None,
                   output_names, needs_step, xp_fn)
+        d.host_inputs = frozenset(host_inputs)
+        d.host_op = host_op
         _REGISTRY[name] = d
         return d
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from labflow.framework.graph import get_default_graph
@@ -39,7 +40,7 @@ def group(*inputs: Any, **kwargs: Any) -> Operation:
         raise TypeError(f"group() got unexpected keyword arguments: {', '.join(kwargs)}")
     flat: list[Any] = []
     for x in inputs:
-        if isinstance(x, (list, tuple)):
+        if isinstance(x, (list, builtins.tuple)):
             flat.extend(x)
         elif x is not None:
             flat.append(x)

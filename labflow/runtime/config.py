@@ -37,7 +37,9 @@ class OptimizerOptions(_Options):
 
 
 class GraphOptions(_Options):
-    """Graph rewriting options; labflow adds `send_recv_dtype` (e.g. "float16") for fp16 on the wire."""
+    """Graph options. labflow adds `send_recv_dtype` ("float16" or "bfloat16"): float32 tensors that
+    cross devices are narrowed to it by the _Send and widened back by the _Recv ("fp16 on the wire").
+    `enable_bfloat16_sendrecv=True` (TF's field) means the same with bfloat16."""
 
     _fields = {"optimizer_options": OptimizerOptions, "build_cost_model": 0, "infer_shapes": False,
                "place_pruned_graph": False, "enable_bfloat16_sendrecv": False, "send_recv_dtype": None}

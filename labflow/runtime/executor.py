@@ -105,6 +105,10 @@ def compile_partition(part: Partition) -> CompiledPartition:
         g["_host"] = to_numpy
         g["_todev"] = dev.to_device
 
+    gpu = dev.device_type == "GPU"
+    # Where each value lives on a GPU partition: "dev" (a CuPy array) or "host" (NumPy: outputs of
+    # host ops such as shape arithmetic, and constants, which keep a host copy for host inputs).
+    loc: dict[tuple[int, int], str] = {}
     # Last use of every produced value, so it can be released right after.
     slot: dict[tuple[int, int], str] = {}
     last_use: dict[tuple[int, int], int] = {}
@@ -121,6 +125,18 @@ def compile_partition(part: Partition) -> CompiledPartition:
             v = slot[key] = f"v{next(counter)}"
         return v
 
+    def fetch_expr(src: PNode, k: int, want: str) -> str:
+        """The expression giving value (src, k) where `want` ("dev"/"host") it, converting if needed."""
+        e = var(src, k)
+        if not gpu:
+            return e
+        have = loc.get((id(src), k), "dev")
+        if have == "const":
+            return f"h{id(src)}" if want == "host" else e
+        if have == want:
+            return e
+        return f"_host({e})" if want == "host" else f"_todev({e})"
+
     body: list[str] = []
     line_nodes: dict[int, PNode] = {}
     for i, n in enumerate(nodes):
@@ -132,16 +148,16 @@ def compile_partition(part: Partition) -> CompiledPartition:
                 stmt = "pass"
         elif n.type == FETCH:
             src, k = n.inputs[0]
-            e = var(src, k)
+            e = fetch_expr(src, k, "host") if not src.out_dtypes[k].is_ref_dtype else var(src, k)
             if src.out_dtypes[k].is_ref_dtype:
                 e = f"_deref({e})"
-            if dev.device_type == "GPU":
-                e = f"_host({e})"
+                if gpu:
+                    e = f"_host({e})"
             if _may_alias_state(src, k):
                 e = f"_copy({e})"
             stmt = f"out[{n.attrs['index']}] = {e}"
         else:
-            stmt = _node_call(i, n, dev, xp, g, var, last_use)
+            stmt = _node_call(i, n, dev, xp, g, var, last_use, fetch_expr, loc)
         if releases:
             stmt += "; del " + ", ".join(releases)
         body.append(stmt)
@@ -149,25 +165,50 @@ def compile_partition(part: Partition) -> CompiledPartition:
     del pos
     plan_id = next(_plan_ids)
     filename = f"<labflow plan {plan_id} {dev.name}>"
-    src = "def _plan(feeds, out, step):\n    with _np.errstate(all='ignore'):\n"
+    head = "with _np.errstate(all='ignore'), _devctx:" if gpu else "with _np.errstate(all='ignore'):"
+    if gpu:
+        g["_devctx"] = dev.xp.cuda.Device(dev.index)
+    src = f"def _plan(feeds, out, step):\n    {head}\n"
     src += "".join(f"        {s}\n" for s in body) if body else "        pass\n"
     code = compile(src, filename, "exec")
     exec(code, g)
     return CompiledPartition(dev, g["_plan"], filename, line_nodes, src, part.feed_indices, nodes)
 
 
-def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_use: dict) -> str:
+def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_use: dict, fetch_expr: Any,
+               loc: dict) -> str:
     opdef = n.opdef
+    gpu = dev.device_type == "GPU"
+    on_host = gpu and opdef.host_op
     args = []
     for j, (src, k) in enumerate(n.inputs):
-        e = var(src, k)
         if src.out_dtypes[k].is_ref_dtype and j not in opdef.ref_inputs:
-            e = f"_deref({e})"
+            e = f"_deref({var(src, k)})"
+            if on_host or j in opdef.host_inputs:
+                e = f"_host({e})" if gpu else e
+        elif j in opdef.ref_inputs:
+            e = var(src, k)
+        else:
+            e = fetch_expr(src, k, "host" if (on_host or j in opdef.host_inputs) else "dev")
         args.append(e)
-    fn = getattr(xp, opdef.xp_fn, None) if opdef.xp_fn else None
-    if n.type == "Const" and xp is np:
-        # A constant is bound once at compile time: running it costs nothing.
-        g[f"k{i}"] = n.attrs["value"]
+    if gpu:
+        for k in range(len(n.out_dtypes)):
+            loc[(id(n), k)] = "host" if on_host else "dev"
+    kxp = np if on_host else xp
+    g[f"x{i}"] = kxp
+    fn = getattr(kxp, opdef.xp_fn, None) if opdef.xp_fn else None
+    if n.type == "Const":
+        # A constant is bound once at compile time: running it costs nothing. On a GPU it keeps a
+        # host copy too, for consumers that read it on the host (axes, shapes).
+        value = n.attrs["value"]
+        if gpu:
+            g[f"h{id(n)}"] = value
+            loc[(id(n), 0)] = "const"
+            if value.dtype == object:
+                loc[(id(n), 0)] = "host"
+            else:
+                value = dev.to_device(value)
+        g[f"k{i}"] = value
         return f"{var(n, 0)} = k{i}" if (id(n), 0) in last_use else "pass"
     if fn is not None:
         g[f"k{i}"] = fn
@@ -188,7 +229,7 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
             kw.append(f"ctx=c{i}")
         if opdef.needs_step:
             kw.append("step=step")
-        call = f"k{i}({', '.join(['xp'] + args + kw)})"
+        call = f"k{i}({', '.join([f'x{i}'] + args + kw)})"
     nout = len(n.out_dtypes)
     used = [(id(n), k) in last_use for k in range(nout)]
     if nout == 0 or not any(used):

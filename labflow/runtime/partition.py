@@ -48,9 +48,13 @@ class Partition:
 
 
 def partition(order: list[Operation], placement: dict[Operation, Device], feeds: list[Tensor],
-              fetches: list[Tensor | None], targets: list[Operation], incarnation: int = 1
-              ) -> list[Partition]:
-    """Splits the placed, pruned graph; `fetches[i]` is None for an op-only fetch slot."""
+              fetches: list[Tensor | None], targets: list[Operation], incarnation: int = 1,
+              wire_dtype: Any = None) -> list[Partition]:
+    """Splits the placed, pruned graph; `fetches[i]` is None for an op-only fetch slot.
+
+    `wire_dtype` (float16 or bfloat16): float32 tensors crossing devices travel narrowed to it.
+    """
+    from labflow import dtypes
     parts: dict[str, Partition] = {}
 
     def part(dev: Device) -> Partition:
@@ -91,8 +95,10 @@ def partition(order: list[Operation], placement: dict[Operation, Device], feeds:
             edge_id[0] += 1
             tname = f"edge_{edge_id[0]}_{t.op.name}"
             rk = create_key(src.device.name, incarnation, dst.name, tname)
+            narrow = wire_dtype if wire_dtype is not None and t.dtype.base_dtype == dtypes.float32 else None
             common = {"tensor_name": tname, "send_device": src.device.name, "recv_device": dst.name,
-                      "send_device_incarnation": incarnation, "client_terminated": False, "key": rk}
+                      "send_device_incarnation": incarnation, "client_terminated": False, "key": rk,
+                      "wire_dtype": narrow}
             s = PNode(f"{t.op.name}/_send_{edge_id[0]}", "_Send", send_def,
                       dict(common, T=t.dtype.base_dtype), src.device, None, [], [])
             s.inputs.append((src, t.value_index))
@@ -114,8 +120,8 @@ def partition(order: list[Operation], placement: dict[Operation, Device], feeds:
             tname = f"edge_{edge_id[0]}_{c.name}_ctrl"
             rk = create_key(src.device.name, incarnation, dst.name, tname)
             common = {"tensor_name": tname, "send_device": src.device.name, "recv_device": dst.name,
-                      "send_device_incarnation": incarnation, "client_terminated": False, "key": rk}
-            from labflow import dtypes
+                      "send_device_incarnation": incarnation, "client_terminated": False, "key": rk,
+                      "wire_dtype": None}
             # A control edge crosses devices as a tiny Send of a constant, ordered after `c`.
             dummy = PNode(f"{c.name}/_ctrl_const_{edge_id[0]}", "_ControlTrigger", registry.get(
                 "_ControlTrigger"), {}, src.device, None, [dtypes.bool], [()])
@@ -148,3 +154,24 @@ def partition(order: list[Operation], placement: dict[Operation, Device], feeds:
         f.inputs.append((src, t.value_index))
         part(src.device).nodes.append(f)
     return list(parts.values())
+
+
+def partition_graph_def(part: Partition) -> Any:
+    """One partition as a GraphDef: every node with its full device name, Send/Recv included."""
+    from labflow.framework.proto_convert import attr_value_from_python
+    from labflow.framework.protos import graph_pb2
+    gd = graph_pb2.GraphDef()
+    for n in part.nodes:
+        nd = gd.node.add(name=n.name, op=n.type, device=n.device.name)
+        for src, k in n.inputs:
+            nd.input.append(src.name if k == 0 else f"{src.name}:{k}")
+        for c in n.control_inputs:
+            nd.input.append("^" + c.name)
+        for key, value in n.attrs.items():
+            if value is None:
+                continue
+            try:
+                nd.attr[key].CopyFrom(attr_value_from_python(value))
+            except TypeError:
+                nd.attr[key].s = repr(value).encode()  # a labflow-only attr with no proto form
+    return gd

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from labflow import errors
 from labflow.framework.device_spec import DeviceSpec
 from labflow.framework.tensor import Operation
+from labflow.runtime import cost_model
 from labflow.runtime.devices import Device
 
 
@@ -48,6 +49,86 @@ def _type_rank(device_type: str) -> int:
     return 0 if device_type == "GPU" else 1
 
 
+def _finish_time(op: Operation, dev: Device, placement: dict, finish: dict, free_at: dict) -> float:
+    start = free_at[dev.name]
+    for t in op._inputs:
+        src = t.op
+        if src in finish:
+            ready = finish[src]
+            sd = placement[src]
+            if sd is not dev:
+                nbytes = cost_model.output_bytes(src) // max(1, len(src._outputs))
+                ready += cost_model.transfer_time(nbytes, sd.device_type, dev.device_type)
+            start = max(start, ready)
+    for c in op._control_inputs:
+        if c in finish:
+            start = max(start, finish[c])
+    return start + cost_model.compute_time(op, dev.device_type)
+
+
+def _candidates(members: list[Operation], devices: list[Device], allow_soft_placement: bool,
+                default_device: str) -> tuple[list[Device], str, str]:
+    """The devices a colocation group may go to, its merged request, and why."""
+    spec = DeviceSpec.from_string(default_device)
+    # Ops that reach the group only by taking a variable's ref (Assign, apply ops) yield to the
+    # variable's device: TF's "a variable and its update ops share a device".
+    constrained = sorted((m for m in members if m.device), key=lambda m: bool(m._opdef.ref_inputs))
+    requested_by = None
+    overridden: list[str] = []
+    for m in constrained:
+        ms = DeviceSpec.from_string(m.device)
+        conflict = any(getattr(spec, f) is not None and getattr(ms, f) is not None
+                       and getattr(spec, f) != getattr(ms, f)
+                       for f in ("job", "replica", "task", "device_type", "device_index"))
+        if conflict and requested_by is not None:
+            if m._opdef.ref_inputs:
+                overridden.append(m.name)
+                continue
+            raise errors.InvalidArgumentError(
+                None, m, f"Cannot colocate nodes '{requested_by.name}' and '{m.name}': their "
+                f"device constraints '{requested_by.device}' and '{m.device}' conflict.")
+        spec.merge_from(ms)
+        requested_by = requested_by or m
+    req = spec.to_string()
+    kernel_ok = [d for d in devices if all(m._opdef.has_kernel(d.device_type) for m in members)]
+    matching = [d for d in kernel_ok if spec.matches(DeviceSpec.from_string(d.name))]
+    reason = "explicit constraint" if constrained else "unconstrained"
+    if len(members) > 1:
+        reason += f", colocated with {len(members) - 1} other node(s)"
+    if overridden:
+        reason += f" (device request of {', '.join(overridden)} overridden by the variable it updates)"
+    if not matching:
+        exists = [d for d in devices if spec.matches(DeviceSpec.from_string(d.name))]
+        if allow_soft_placement and kernel_ok:
+            soft = DeviceSpec(job=spec.job, replica=spec.replica, task=spec.task)
+            matching = [d for d in kernel_ok if soft.matches(DeviceSpec.from_string(d.name))] or kernel_ok
+            matching = sorted(matching, key=lambda d: (_type_rank(d.device_type), d.index))[:1]
+            reason = ("soft placement: " + ("no kernel on the requested device" if exists
+                                            else "requested device does not exist"))
+        else:
+            bad = members[0] if not constrained else constrained[0]
+            if exists:
+                no_kernel = [m for m in members if not all(m._opdef.has_kernel(d.device_type)
+                                                           for d in exists)][0]
+                raise errors.InvalidArgumentError(
+                    None, no_kernel, f"Cannot assign a device for operation '{no_kernel.name}': no "
+                    f"kernel for op '{no_kernel.type}' on the requested device '{req}'. Kernels exist "
+                    f"for: {', '.join(no_kernel._opdef.kernel_devices()) or 'no device'}. Set "
+                    "ConfigProto(allow_soft_placement=True) to let labflow fall back to such a device.")
+            raise errors.InvalidArgumentError(
+                None, bad, f"Cannot assign a device for operation '{bad.name}': Could not satisfy "
+                f"explicit device specification '{req}' because no devices matching that "
+                f"specification are registered in this process; available devices: "
+                f"{', '.join(d.name for d in devices)}. Set ConfigProto(allow_soft_placement=True) "
+                "to fall back to an available device.")
+    # A GPU, when one fits, is preferred like TF does; the cost model picks among the rest.
+    gpus = [d for d in matching if d.device_type == "GPU"]
+    if gpus and len(gpus) < len(matching) and not any(
+            DeviceSpec.from_string(m.device).device_type == "CPU" for m in constrained):
+        matching = gpus
+    return sorted(matching, key=lambda d: (_type_rank(d.device_type), d.index)), req, reason
+
+
 def place(ops: list[Operation], devices: list[Device], allow_soft_placement: bool = False,
           default_device: str = "") -> tuple[dict[Operation, Device], list[Placement]]:
     """Assigns each op a Device; returns the map and the decisions in op order.
@@ -74,51 +155,37 @@ def place(ops: list[Operation], devices: list[Device], allow_soft_placement: boo
 
     placement: dict[Operation, Device] = {}
     log: dict[Operation, Placement] = {}
-    for members in groups.values():
-        spec = DeviceSpec.from_string(default_device)
-        constrained = [m for m in members if m.device]
-        requested_by = None
-        for m in constrained:
-            ms = DeviceSpec.from_string(m.device)
-            for f in ("job", "replica", "task", "device_type", "device_index"):
-                a, b = getattr(spec, f), getattr(ms, f)
-                if a is not None and b is not None and a != b and requested_by is not None:
-                    raise errors.InvalidArgumentError(
-                        None, m, f"Cannot colocate nodes '{requested_by.name}' and '{m.name}': their "
-                        f"device constraints '{requested_by.device}' and '{m.device}' conflict.")
-            spec.merge_from(ms)
-            requested_by = requested_by or m
-        req = spec.to_string()
-        kernel_ok = [d for d in devices if all(m._opdef.has_kernel(d.device_type) for m in members)]
-        matching = [d for d in kernel_ok if spec.matches(DeviceSpec.from_string(d.name))]
-        reason = "explicit constraint" if constrained else "default (no constraint)"
-        if len(members) > 1:
-            reason += f", colocated with {len(members) - 1} other node(s)"
-        if not matching:
-            exists = [d for d in devices if spec.matches(DeviceSpec.from_string(d.name))]
-            if allow_soft_placement and kernel_ok:
-                soft = DeviceSpec(job=spec.job, replica=spec.replica, task=spec.task)
-                matching = [d for d in kernel_ok if soft.matches(DeviceSpec.from_string(d.name))] or kernel_ok
-                reason = ("soft placement: " + ("no kernel on the requested device" if exists
-                                                else "requested device does not exist"))
+    group_of = {op: uf.find(op) for op in ops}
+    candidates: dict[Operation, tuple[list[Device], str, str]] = {}
+    for root, members in groups.items():
+        candidates[root] = _candidates(members, devices, allow_soft_placement, default_device)
+
+    # Greedy simulation (the TF whitepaper's placer): walk nodes in dependency order; a group whose
+    # constraints leave several devices goes where its first node would finish earliest.
+    free_at = {d.name: 0.0 for d in devices}
+    finish: dict[Operation, float] = {}
+    chosen_for: dict[Operation, Device] = {}
+    for op in ops:
+        root = group_of[op]
+        devs, req, reason = candidates[root]
+        dev = chosen_for.get(root)
+        if dev is None:
+            if len(devs) == 1:
+                dev = devs[0]
             else:
-                bad = members[0] if not constrained else constrained[0]
-                if exists:
-                    no_kernel = [m for m in members if not all(m._opdef.has_kernel(d.device_type)
-                                                               for d in exists)][0]
-                    raise errors.InvalidArgumentError(
-                        None, no_kernel, f"Cannot assign a device for operation '{no_kernel.name}': no "
-                        f"kernel for op '{no_kernel.type}' on the requested device '{req}'. Kernels exist "
-                        f"for: {', '.join(no_kernel._opdef.kernel_devices()) or 'no device'}. Set "
-                        "ConfigProto(allow_soft_placement=True) to let labflow fall back to such a device.")
-                raise errors.InvalidArgumentError(
-                    None, bad, f"Cannot assign a device for operation '{bad.name}': Could not satisfy "
-                    f"explicit device specification '{req}' because no devices matching that "
-                    f"specification are registered in this process; available devices: "
-                    f"{', '.join(d.name for d in devices)}. Set ConfigProto(allow_soft_placement=True) "
-                    "to fall back to an available device.")
-        chosen = sorted(matching, key=lambda d: (_type_rank(d.device_type), d.index))[0]
-        for m in members:
-            placement[m] = chosen
-            log[m] = Placement(m.name, m.type, chosen.name, m.device or req, reason)
+                best = []
+                for d in devs:
+                    t = _finish_time(op, d, placement, finish, free_at)
+                    best.append((t, _type_rank(d.device_type), d.index, d))
+                best.sort(key=lambda x: x[:3])
+                dev = best[0][3]
+                alt = ", ".join(f"{b[3].name.rsplit('/', 1)[-1]} {cost_model.fmt_us(b[0])}" for b in best[:3])
+                reason = f"{reason}; cost model: earliest finish ({alt})"
+            chosen_for[root] = dev
+            candidates[root] = (devs, req, reason)
+        placement[op] = dev
+        t = _finish_time(op, dev, placement, finish, free_at)
+        finish[op] = t
+        free_at[dev.name] = t
+        log[op] = Placement(op.name, op.type, dev.name, op.device or req, reason)
     return placement, [log[op] for op in ops]

@@ -22,6 +22,8 @@ class LocalRendezvous:
         self._values: dict[str, Any] = {}
         self._cond = threading.Condition()
         self._error: BaseException | None = None
+        self.bytes_sent = 0
+        self.tensors_sent = 0
 
     def send(self, key: str, value: Any) -> None:
         with self._cond:
@@ -30,6 +32,8 @@ class LocalRendezvous:
             if key in self._values:
                 raise errors.InternalError(None, None, f"Send of an already sent tensor: {key}")
             self._values[key] = value
+            self.bytes_sent += int(getattr(value, "nbytes", 0))
+            self.tensors_sent += 1
             self._cond.notify_all()
 
     def recv(self, key: str, timeout: float | None = None) -> Any:

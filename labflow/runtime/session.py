@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from labflow import errors
+from labflow import dtypes, errors
 from labflow.framework.graph import get_default_graph
 from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Operation, Tensor
@@ -54,6 +54,7 @@ class BaseSession:
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._last_placements: list = []
+        self._last_transfer = {"bytes": 0, "tensors": 0}
         self._default_ctx: list = []
 
     # -- properties -----------------------------------------------------------------------------------
@@ -72,6 +73,10 @@ class BaseSession:
     def list_devices(self) -> list[DeviceAttributes]:
         return [DeviceAttributes(d.name, d.device_type, d.memory_limit, i + 1, d.description)
                 for i, d in enumerate(self._devices)]
+
+    def transfer_stats(self) -> dict:
+        """Bytes and tensors that crossed devices (Send/Recv) in the most recent multi-device step."""
+        return dict(self._last_transfer)
 
     def placements(self) -> list[placer.Placement]:
         """The placement decisions of the most recently compiled step, with reasons."""
@@ -102,7 +107,15 @@ class BaseSession:
             step = self._compile(elements, feed_tensors)
             self._cache[key] = step
         results = self._execute(step, feed_values)
+        if run_metadata is not None and options is not None:
+            self._fill_run_metadata(step, options, run_metadata)
         return results[0] if builder is None else builder.build(results)
+
+    def _fill_run_metadata(self, step: _CompiledStep, options: Any, run_metadata: Any) -> None:
+        if getattr(options, "output_partition_graphs", False):
+            del run_metadata.partition_graphs[:]
+            for cp in step.partitions:
+                run_metadata.partition_graphs.add().CopyFrom(partition.partition_graph_def(cp))
 
     def _feeds(self, feed_dict: dict) -> tuple[tuple, list]:
         graph = self._graph
@@ -155,8 +168,15 @@ class BaseSession:
                 part_fetches.append(None)
             else:
                 part_fetches.append(e if isinstance(e, Tensor) else None)
-        parts = partition.partition(order, placement, list(feed_tensors), part_fetches, targets)
-        compiled = [executor.compile_partition(p) for p in parts] or []
+        wire = self._config.graph_options.send_recv_dtype
+        if wire is None and self._config.graph_options.enable_bfloat16_sendrecv:
+            wire = "bfloat16"
+        wire = None if wire is None else dtypes.as_dtype(wire)
+        if wire is not None and wire not in (dtypes.float16, dtypes.bfloat16):
+            raise ValueError(f"graph_options.send_recv_dtype must be float16 or bfloat16, got {wire.name}")
+        parts = partition.partition(order, placement, list(feed_tensors), part_fetches, targets,
+                                    wire_dtype=wire)
+        compiled = [executor.compile_partition(p) for p in parts]
         return _CompiledStep(compiled, from_feed, len(elements), decisions, list(feed_tensors))
 
     def _execute(self, step: _CompiledStep, feed_values: list) -> list:
@@ -194,6 +214,7 @@ class BaseSession:
 
         futs = [self._pool.submit(run_one, cp) for cp in step.partitions]
         concurrent.futures.wait(futs)
+        self._last_transfer = {"bytes": rdv.bytes_sent, "tensors": rdv.tensors_sent}
         if failures:
             real = [f for f in failures if not isinstance(f, errors.CancelledError)]
             raise (real or failures)[0]

@@ -146,3 +146,25 @@ def test_colocation_overrides_device_scope():
         sess.run(b)
         devs = {p.node: p.device for p in sess.placements()}
     assert devs["a"] == devs["b"] and devs["b"].endswith("CPU:1")
+
+
+def test_run_metadata_partition_graphs():
+    with tf.device("/cpu:0"):
+        a = tf.constant([1.0, 2.0], name="a")
+    with tf.device("/cpu:1"):
+        b = tf.add(a, a, name="b")
+    md = tf.RunMetadata()
+    opts = tf.RunOptions(output_partition_graphs=True)
+    with tf.Session(config=TWO_CPUS) as sess:
+        sess.run(b, options=opts, run_metadata=md)
+    assert len(md.partition_graphs) == 2
+    by_dev = {}
+    for gd in md.partition_graphs:
+        devs = {n.device for n in gd.node}
+        assert len(devs) == 1 and next(iter(devs)).startswith("/job:localhost/replica:0/task:0/device:CPU:")
+        by_dev[next(iter(devs))] = {n.op: n for n in gd.node}
+    p0 = by_dev["/job:localhost/replica:0/task:0/device:CPU:0"]
+    p1 = by_dev["/job:localhost/replica:0/task:0/device:CPU:1"]
+    assert "_Send" in p0 and "_Recv" in p1
+    assert p0["_Send"].attr["tensor_name"].s == p1["_Recv"].attr["tensor_name"].s
+    assert p0["_Send"].input == ["a"] and p1["Add"].input[0] == p1["_Recv"].name

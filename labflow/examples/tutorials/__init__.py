@@ -1,0 +1,1 @@
+"""TF 1.x tutorial module paths (`tensorflow.examples.tutorials...`)."""

@@ -1,0 +1,72 @@
+"""GPU (CuPy) execution: every swept op on /gpu:0 matches the CPU, and the benchmark steps run there.
+
+Marked `gpu`: skipped where CuPy or an NVIDIA GPU is missing (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import labflow as tf
+from labflow.backend import cuda
+from labflow.testing import op_sweep
+
+pytestmark = pytest.mark.gpu
+
+CASES = op_sweep.all_cases() if cuda.is_available() else []
+
+
+def _run(case, dtype, device):
+    xs = op_sweep._cast_inputs(case, dtype)
+    g = tf.Graph()
+    with g.as_default(), tf.device(device):
+        phs = [tf.placeholder(tf.as_dtype(x.dtype), shape=x.shape) for x in xs]
+        outs = op_sweep._as_list(case.build(*phs))
+    cfg = tf.ConfigProto(allow_soft_placement=True)
+    with tf.Session(graph=g, config=cfg) as sess:
+        vals = sess.run(outs, dict(zip(phs, xs)))
+        placed = {p.node: p.device for p in sess.placements()}
+    return vals, placed
+
+
+def test_gpu_device_is_listed():
+    with tf.Session() as sess:
+        gpus = [d for d in sess.list_devices() if d.device_type == "GPU"]
+    assert gpus and gpus[0].name.endswith("/device:GPU:0") and gpus[0].memory_limit_bytes > 0
+
+
+@pytest.mark.parametrize("op_type,case", [pytest.param(t, c, id=f"{t}-{c.name or i}") for t, i, c in CASES])
+def test_op_on_gpu_matches_cpu(op_type, case):
+    dtype = op_sweep.sweep_dtypes(case)[0]
+    cpu_vals, _ = _run(case, dtype, "/cpu:0")
+    gpu_vals, _ = _run(case, dtype, "/gpu:0")
+    for c, gv in zip(cpu_vals, gpu_vals):
+        assert isinstance(gv, (np.ndarray, np.generic)), f"fetch returned {type(gv)}: fetches must be NumPy"
+        c, gv = np.asarray(c), np.asarray(gv)
+        assert c.shape == gv.shape and c.dtype == gv.dtype
+        if c.dtype.kind == "f":
+            rtol, atol = op_sweep._tol(dtype, case)
+            np.testing.assert_allclose(gv.astype(np.float64), c.astype(np.float64), rtol=max(rtol, 1e-4),
+                                       atol=max(atol, 1e-4))
+        elif c.dtype.kind != "O" and op_type not in ("RandomStandardNormal", "RandomUniform",
+                                                     "TruncatedNormal", "RandomUniformInt", "RandomShuffle"):
+            np.testing.assert_array_equal(gv, c)
+
+
+@pytest.mark.parametrize("workload", ["softmax_regression", "mlp", "cnn", "lstm_lm"])
+def test_benchmark_step_on_gpu_matches_cpu(workload, monkeypatch):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import workloads
+    build = dict(workloads.WORKLOADS)[workload]
+    monkeypatch.setenv("NODROP", "1")
+    monkeypatch.delenv("LABFLOW_BENCH_DEVICE", raising=False)
+    cpu = build()
+    want = [float(cpu()), float(cpu())]
+    monkeypatch.setenv("LABFLOW_BENCH_DEVICE", "/gpu:0")
+    gpu = build()
+    got = [float(gpu()), float(gpu())]
+    np.testing.assert_allclose(got, want, rtol=2e-3)
