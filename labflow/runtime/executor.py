@@ -48,12 +48,13 @@ class NodeContext:
 class Step:
     """The per-run state a `needs_step` kernel sees: the rendezvous and the step id."""
 
-    __slots__ = ("rendezvous", "step_id", "session")
+    __slots__ = ("rendezvous", "step_id", "session", "traces")
 
-    def __init__(self, rendezvous: Any, step_id: int, session: Any = None):
+    def __init__(self, rendezvous: Any, step_id: int, session: Any = None, traces: list | None = None):
         self.rendezvous = rendezvous
         self.step_id = step_id
         self.session = session
+        self.traces = traces
 
 
 def _copy(v: Any) -> Any:
@@ -94,8 +95,12 @@ def _may_alias_state(src: PNode, idx: int) -> bool:
         seen += 1
 
 
-def compile_partition(part: Partition) -> CompiledPartition:
-    """Generates and compiles the flat plan of one partition."""
+def compile_partition(part: Partition, traced: bool = False, index: int = 0) -> CompiledPartition:
+    """Generates and compiles the flat plan of one partition.
+
+    `traced` makes a separate variant that records (node, start, end, outputs) per node into
+    `step.traces[index]`; the untraced plan has no timing code at all, so tracing off costs nothing.
+    """
     dev = part.device
     xp = dev.xp
     nodes = part.nodes
@@ -158,21 +163,42 @@ def compile_partition(part: Partition) -> CompiledPartition:
             stmt = f"out[{n.attrs['index']}] = {e}"
         else:
             stmt = _node_call(i, n, dev, xp, g, var, last_use, fetch_expr, loc)
+            if traced:
+                stmt = _traced(stmt, i, gpu)
         if releases:
             stmt += "; del " + ", ".join(releases)
         body.append(stmt)
-        line_nodes[len(body) + 2] = n  # +2: the def line and the `with` line come first
+        line_nodes[len(body) + (3 if traced else 2)] = n  # the def and `with` lines (and _tr) come first
     del pos
     plan_id = next(_plan_ids)
     filename = f"<labflow plan {plan_id} {dev.name}>"
     head = "with _np.errstate(all='ignore'), _devctx:" if gpu else "with _np.errstate(all='ignore'):"
     if gpu:
         g["_devctx"] = dev.xp.cuda.Device(dev.index)
+    if traced:
+        import time
+        g["_now"] = time.perf_counter
+        if gpu:
+            g["_sync"] = dev.xp.cuda.runtime.deviceSynchronize
+        import threading
+        g["_ident"] = threading.get_native_id
+        head = f"_tr = step.traces[{index}]; _tid = _ident()\n    {head}"
     src = f"def _plan(feeds, out, step):\n    {head}\n"
     src += "".join(f"        {s}\n" for s in body) if body else "        pass\n"
     code = compile(src, filename, "exec")
     exec(code, g)
     return CompiledPartition(dev, g["_plan"], filename, line_nodes, src, part.feed_indices, nodes)
+
+
+def _traced(stmt: str, i: int, gpu: bool) -> str:
+    """Wraps one node's statement with timing and a record of its outputs (for step stats)."""
+    outs = "()"
+    if " = " in stmt and stmt.startswith("v"):
+        lhs = stmt.split(" = ", 1)[0]
+        names = [v for v in lhs.split(", ") if v != "_"]
+        outs = "(" + "".join(f"{v}, " for v in names) + ")"
+    sync = "_sync(); " if gpu else ""
+    return f"_t = _now(); {stmt}; {sync}_tr.append(({i}, _t, _now(), {outs}, _tid))"
 
 
 def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_use: dict, fetch_expr: Any,

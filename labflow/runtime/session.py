@@ -55,6 +55,7 @@ class BaseSession:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._last_placements: list = []
         self._last_transfer = {"bytes": 0, "tensors": 0}
+        self._tracer: _Tracer | None = None
         self._default_ctx: list = []
 
     # -- properties -----------------------------------------------------------------------------------
@@ -73,6 +74,15 @@ class BaseSession:
     def list_devices(self) -> list[DeviceAttributes]:
         return [DeviceAttributes(d.name, d.device_type, d.memory_limit, i + 1, d.description)
                 for i, d in enumerate(self._devices)]
+
+    def trace(self) -> _Tracer:
+        """Context manager: every `run` inside is FULL_TRACE'd; `.timeline()` gives the last one.
+
+            with sess.trace() as tr:
+                sess.run(train_op, feed)
+            tr.timeline().generate_chrome_trace_format()
+        """
+        return _Tracer(self)
 
     def transfer_stats(self) -> dict:
         """Bytes and tensors that crossed devices (Send/Recv) in the most recent multi-device step."""
@@ -101,15 +111,44 @@ class BaseSession:
             mapper = FetchMapper(fetches, graph)
             elements, builder = mapper.elements, mapper
         feed_tensors, feed_values = self._feeds(feed_dict) if feed_dict else ((), [])
+        if self._tracer is not None and options is None:
+            options, run_metadata = self._tracer._next()
+        traced = options is not None and options.trace_level > 0
         key = (graph._version, tuple(elements), feed_tensors)
+        if traced:
+            key += ("traced",)
         step = self._cache.get(key)
         if step is None:
-            step = self._compile(elements, feed_tensors)
+            step = self._compile(elements, feed_tensors, traced)
             self._cache[key] = step
-        results = self._execute(step, feed_values)
+        if traced:
+            results = self._execute_traced(step, feed_values, run_metadata)
+        else:
+            results = self._execute(step, feed_values)
         if run_metadata is not None and options is not None:
             self._fill_run_metadata(step, options, run_metadata)
         return results[0] if builder is None else builder.build(results)
+
+    def _execute_traced(self, step: _CompiledStep, feed_values: list, run_metadata: Any) -> list:
+        from labflow.runtime import tracing
+        out: list = [None] * step.nfetch
+        traces: list[list] = [[] for _ in step.partitions]
+        origin = tracing.clock_origin()
+        if len(step.partitions) == 1:
+            st = executor.Step(None, next(_step_ids), self, traces)
+            cp = step.partitions[0]
+            try:
+                cp.fn(feed_values, out, st)
+            except Exception as e:  # noqa: BLE001 - translated into an OpError naming the node
+                raise executor.translate_error(e, cp) from None
+        elif step.partitions:
+            self._run_partitions(step, feed_values, out, traces)
+        for i, j in step.fetch_from_feed:
+            out[i] = feed_values[j]
+        if run_metadata is not None:
+            stats = tracing.build_step_stats(step.partitions, traces, *origin)
+            run_metadata.step_stats.CopyFrom(stats)
+        return out
 
     def _fill_run_metadata(self, step: _CompiledStep, options: Any, run_metadata: Any) -> None:
         if getattr(options, "output_partition_graphs", False):
@@ -149,7 +188,7 @@ class BaseSession:
             values.append(arr)
         return tuple(tensors), values
 
-    def _compile(self, elements: list, feed_tensors: tuple) -> _CompiledStep:
+    def _compile(self, elements: list, feed_tensors: tuple, traced: bool = False) -> _CompiledStep:
         feeds = set(feed_tensors)
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
@@ -176,7 +215,7 @@ class BaseSession:
             raise ValueError(f"graph_options.send_recv_dtype must be float16 or bfloat16, got {wire.name}")
         parts = partition.partition(order, placement, list(feed_tensors), part_fetches, targets,
                                     wire_dtype=wire)
-        compiled = [executor.compile_partition(p) for p in parts]
+        compiled = [executor.compile_partition(p, traced, i) for i, p in enumerate(parts)]
         return _CompiledStep(compiled, from_feed, len(elements), decisions, list(feed_tensors))
 
     def _execute(self, step: _CompiledStep, feed_values: list) -> list:
@@ -193,9 +232,10 @@ class BaseSession:
             out[i] = feed_values[j]
         return out
 
-    def _run_partitions(self, step: _CompiledStep, feed_values: list, out: list) -> None:
+    def _run_partitions(self, step: _CompiledStep, feed_values: list, out: list,
+                        traces: list | None = None) -> None:
         rdv = LocalRendezvous()
-        st = executor.Step(rdv, next(_step_ids), self)
+        st = executor.Step(rdv, next(_step_ids), self, traces)
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
@@ -268,6 +308,34 @@ class BaseSession:
         state = "closed" if self._closed else "open"
         return (f"<labflow.Session {state}: graph with {len(self._graph._ops)} ops, devices "
                 f"{[d.name.rsplit('/', 1)[-1] for d in self._devices]}>")
+
+
+class _Tracer:
+    """Collects a RunMetadata per traced run (see `BaseSession.trace`)."""
+
+    def __init__(self, session: BaseSession):
+        self._session = session
+        self.run_metadata: list = []
+
+    def _next(self):
+        from labflow.framework.protos.config_pb2 import RunMetadata, RunOptions
+        md = RunMetadata()
+        self.run_metadata.append(md)
+        return RunOptions(trace_level=RunOptions.FULL_TRACE), md
+
+    def timeline(self, index: int = -1):
+        from labflow.client.timeline import Timeline
+        if not self.run_metadata:
+            raise ValueError("No run was traced: call sess.run inside `with sess.trace():`.")
+        return Timeline(self.run_metadata[index].step_stats)
+
+    def __enter__(self) -> _Tracer:
+        self._prev = self._session._tracer
+        self._session._tracer = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._session._tracer = self._prev
 
 
 class Session(BaseSession):

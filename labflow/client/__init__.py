@@ -1,0 +1,1 @@
+"""`labflow.client`: the TF1 `tensorflow.python.client` names (timeline)."""
