@@ -244,6 +244,12 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         if kernel is None:
             raise errors.NotFoundError(None, n.op, f"No kernel for op '{n.name}' (type {n.type}) on device "
                                        f"{dev.name}; kernels exist for: {', '.join(opdef.kernel_devices())}")
+        if opdef.session_constant:
+            kwargs = {a: n.attrs[a] for a in opdef.attrs if a in opdef.kernel_attrs}
+            if opdef.needs_ctx:
+                kwargs["ctx"] = NodeContext(n)
+            g[f"k{i}"] = kernel(kxp, **kwargs)
+            return f"{var(n, 0)} = k{i}" if (id(n), 0) in last_use else "pass"
         g[f"k{i}"] = kernel
         kw = []
         for j, a in enumerate(opdef.attrs):

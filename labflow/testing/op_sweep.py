@@ -143,7 +143,8 @@ def check_forward(op_type: str, case: Case, dtype: _dt.DType, device: str | None
         if not unknown and all(x.shape is not None for x in xs):
             pass
         if gv.dtype.kind in "fc" or gv.dtype == _dt.bfloat16.as_numpy_dtype:
-            np.testing.assert_allclose(gv.astype(np.float64), wv.astype(np.float64), rtol=rtol, atol=atol,
+            as64 = np.complex128 if gv.dtype.kind == "c" or wv.dtype.kind == "c" else np.float64
+            np.testing.assert_allclose(gv.astype(as64), wv.astype(as64), rtol=rtol, atol=atol,
                                        err_msg=f"{op_type} output {k} ({dtype.name})")
         else:
             np.testing.assert_array_equal(gv, wv.astype(gv.dtype) if wv.dtype != object else wv,
