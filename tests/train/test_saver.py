@@ -172,3 +172,20 @@ def test_killed_mid_save_leaves_previous_checkpoint_restorable(tmp_path):
     np.testing.assert_array_equal(val[:10], np.full(10, float(s)))  # a consistent, complete checkpoint
     leftovers = [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     assert len(leftovers) <= 1  # at most the one write the kill interrupted
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                                   "int64", "uint8", "bool"])
+def test_every_dtype_round_trips(tmp_path, dtype):
+    dt = tf.as_dtype(dtype)
+    value = (np.arange(6) % 2 == 0) if dtype == "bool" else np.arange(6).astype(dt.as_numpy_dtype)
+    v = tf.Variable(value.reshape(2, 3), name="v")
+    saver = tf.train.Saver([v])
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        path = saver.save(sess, str(tmp_path / "m"), write_meta_graph=False)
+        sess.run(tf.assign(v, np.zeros((2, 3), dt.as_numpy_dtype)))
+        saver.restore(sess, path)
+        got = sess.run(v)
+    assert got.dtype == value.dtype
+    np.testing.assert_array_equal(got, value.reshape(2, 3))
