@@ -24,37 +24,56 @@ UNAUTHENTICATED = 16
 
 
 class OpError(Exception):
-    """A failure while running (or building) an op.
+    """A failure while running (or building) an op (TF 1.x `tf.errors.OpError`).
 
     Attributes:
-        node_def: the failing op's NodeDef-like description (None when unknown).
+        node_def: the failing op's NodeDef (from `op` when not given; None when unknown).
         op: the failing `Operation`, or None.
         message: the message without the trailing creation-site section.
         error_code: the gRPC status code.
+
+    `str(e)` is the message followed, when `op` is known, by TF's "Caused by op 'name', defined at:"
+    section (the user frames where the op was built).
     """
 
     error_code = UNKNOWN
 
     def __init__(self, node_def: Any, op: Any, message: str, error_code: int | None = None):
-        self.node_def = node_def
+        self._node_def = node_def
         self.op = op
         self.message = message
         if error_code is not None:
             self.error_code = error_code
-        super().__init__(self._full_message())
+        site = getattr(op, "creation_site_text", None) if op is not None else None
+        self._site = site if isinstance(site, str) and site else ""
+        Exception.__init__(self, self._full_message())
+
+    @property
+    def node_def(self) -> Any:
+        if self._node_def is None and self.op is not None:
+            try:
+                return self.op.node_def
+            except Exception:  # noqa: BLE001 - an op whose attrs no proto holds has no NodeDef
+                return None
+        return self._node_def
 
     def _full_message(self) -> str:
-        op = self.op
-        site = getattr(op, "creation_site_text", None) if op is not None else None
-        if site:
-            return f"{self.message}\n\n{site}"
-        return self.message
+        return f"{self.message}\n\n{self._site}" if self._site else self.message
 
     def __str__(self) -> str:
         return self._full_message()
 
     def __reduce__(self):
-        return type(self), (None, None, self.message, self.error_code)
+        # Graph objects do not pickle: keep the class, message, code and the creation-site text.
+        return _rebuild, (type(self), self.message, self.error_code, self._site)
+
+
+def _rebuild(cls: type, message: str, error_code: int, site: str) -> OpError:
+    e = OpError(None, None, message, error_code) if cls is OpError else cls(None, None, message)
+    e.error_code = error_code
+    e._site = site
+    Exception.__init__(e, e._full_message())
+    return e
 
 
 def _cls(name: str, code: int, builtin: type | None, doc: str) -> type:
@@ -104,9 +123,18 @@ def exception_type_from_error_code(error_code: int) -> type:
     return _BY_CODE.get(error_code, UnknownError)
 
 
+def error_code_to_name(error_code: int) -> str:
+    """The gRPC status name of a code, e.g. 3 -> "INVALID_ARGUMENT"."""
+    return _CODE_NAMES.get(error_code, f"CODE_{error_code}")
+
+
 def error_code_from_exception_type(cls: type) -> int:
+    """The gRPC status code of an `OpError` subclass (UNKNOWN for other exception types)."""
     return getattr(cls, "error_code", UNKNOWN)
 
 
-__all__ = [n for n in dir() if n.endswith("Error") or n.isupper()] + [
-    "exception_type_from_error_code", "error_code_from_exception_type"]
+_CODE_NAMES = {v: k for k, v in dict(globals()).items() if k.isupper() and isinstance(v, int)}
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and (n.endswith("Error") or n.isupper())] + [
+    "exception_type_from_error_code", "error_code_from_exception_type", "error_code_to_name"]

@@ -38,7 +38,9 @@ def unbroadcast(grad: Any, x: Tensor) -> Any:
         grad = densify(grad)
     g = grad.graph
     gd, xd = grad._shape_dims, x._shape_dims
-    if gd is not None and xd is not None and all(d is not None for d in gd + xd):
+    if gd is not None and xd is not None and all(d is not None for d in xd) and len(gd) >= len(xd):
+        # x's shape is fully known (e.g. a bias [512] against a gradient [?, 512]): the axes to sum
+        # are static even when the batch dimension is not, so no Shape/BroadcastGradientArgs ops.
         if gd == xd:
             return grad
         lead = len(gd) - len(xd)
@@ -203,8 +205,15 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
 
 def _call_grad(g, op: Operation, grads: list) -> list:
     opdef = op._opdef
-    override = g._gradient_override_map.get(op.type)
-    fn = registry.get(override).grad_fn if override else opdef.grad_fn
+    # gradient_override_map stamps `_gradient_op_type` on ops created inside it (TF's mechanism).
+    override = op._attrs.get("_gradient_op_type")
+    if override:
+        fn = registry.gradient_function(override)
+        if fn is None:
+            raise LookupError(f"No gradient registered under '{override}' (requested for op '{op.name}' by "
+                              "gradient_override_map): define it with @tf.RegisterGradient(name).")
+    else:
+        fn = opdef.grad_fn
     if fn is registry.NOT_DIFFERENTIABLE or fn is None:
         return [None] * len(op._inputs)
     if any(x is None for x in grads):

@@ -1,4 +1,4 @@
-"""Graph: ops and tensors, name scopes, control dependencies, device scopes, collections."""
+"""Graph: ops and tensors, op creation, collections and the default graph (scopes: graph_scopes.py)."""
 
 from __future__ import annotations
 
@@ -11,40 +11,52 @@ from typing import Any, Iterator
 
 from labflow import dtypes as _dtypes
 from labflow.framework import registry
-from labflow.framework.device_spec import DeviceSpec, canonical_name
+from labflow.framework.graph_scopes import _VALID_SCOPE_NAME, ScopesMixin
 from labflow.framework.shapes import shape_str
 from labflow.framework.tensor import IndexedSlices, Operation, Tensor
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
-_VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\-/>]*$")
+# TF's op-name rule, except that a leading '_' is allowed: labflow's internal op types ("_Recv",
+# "_IndexedSlicesToDense") are their ops' default names, and GraphDefs holding them must import.
+_VALID_NODE_NAME = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9_.\-/>]*$")
 
 
 class GraphKeys:
-    """Standard collection names (TF 1.x `tf.GraphKeys`)."""
+    """Standard collection names (TF 1.x `tf.GraphKeys`; the values are TF's strings)."""
 
     GLOBAL_VARIABLES = "variables"
     LOCAL_VARIABLES = "local_variables"
+    METRIC_VARIABLES = "metric_variables"
     MODEL_VARIABLES = "model_variables"
     TRAINABLE_VARIABLES = "trainable_variables"
     SUMMARIES = "summaries"
     QUEUE_RUNNERS = "queue_runners"
     TABLE_INITIALIZERS = "table_initializer"
+    ASSET_FILEPATHS = "asset_filepaths"
     MOVING_AVERAGE_VARIABLES = "moving_average_variables"
     REGULARIZATION_LOSSES = "regularization_losses"
-    LOSSES = "losses"
+    CONCATENATED_VARIABLES = "concatenated_variables"
     SAVERS = "savers"
+    WEIGHTS = "weights"
+    BIASES = "biases"
+    ACTIVATIONS = "activations"
     UPDATE_OPS = "update_ops"
-    GLOBAL_STEP = "global_step"
-    TRAIN_OP = "train_op"
+    LOSSES = "losses"
+    SAVEABLE_OBJECTS = "saveable_objects"
+    RESOURCES = "resources"
+    LOCAL_RESOURCES = "local_resources"
+    TRAINABLE_RESOURCE_VARIABLES = "trainable_resource_variables"
     INIT_OP = "init_op"
     LOCAL_INIT_OP = "local_init_op"
     READY_OP = "ready_op"
+    READY_FOR_LOCAL_INIT_OP = "ready_for_local_init_op"
     SUMMARY_OP = "summary_op"
-    CONCATENATED_VARIABLES = "concatenated_variables"
+    GLOBAL_STEP = "global_step"
+    EVAL_STEP = "eval_step"
+    TRAIN_OP = "train_op"
     COND_CONTEXT = "cond_context"
     WHILE_CONTEXT = "while_context"
-    VARIABLES = GLOBAL_VARIABLES  # the 2016 name
+    VARIABLES = GLOBAL_VARIABLES  # the 2016 name (deprecated in TF)
 
 
 def _user_frames(limit: int = 8) -> list[tuple[str, int, str]]:
@@ -59,7 +71,7 @@ def _user_frames(limit: int = 8) -> list[tuple[str, int, str]]:
     return out
 
 
-class Graph:
+class Graph(ScopesMixin):
     """A dataflow graph (TF 1.x `tf.Graph`): ops, the tensors between them, and collections."""
 
     def __init__(self):
@@ -75,253 +87,182 @@ class Graph:
         self._scope = threading.local()
         self._gradient_forward_op: Operation | None = None  # set by gradients.py while building grads
         self._gradient_override_map: dict[str, str] = {}
+        self._unfeedable: set[int] = set()
+        self._unfetchable: set[int] = set()
         self._last_op_id = -1
         self._variable_store = None  # framework/variable_scope's store, made on first use
-
-    # -- per-thread scope state ---------------------------------------------------------------------
-    @property
-    def _s(self):
-        s = self._scope
-        if not hasattr(s, "name_stack"):
-            s.name_stack = ""
-            s.control = []  # list of lists of ops; None entry clears the outer ones
-            s.devices = []  # device functions / None
-            s.colocation = []
-        return s
 
     # -- basics --------------------------------------------------------------------------------------
     @property
     def version(self) -> int:
+        """A counter that increases with every change to the graph's ops (creation, devices, attrs)."""
         return self._version
 
     @property
     def finalized(self) -> bool:
         return self._finalized
 
+    @property
+    def building_function(self) -> bool:
+        return False
+
+    @property
+    def collections(self) -> list[str]:
+        return list(self._collections)
+
     def finalize(self) -> None:
-        """Makes the graph read-only: adding an op afterwards raises RuntimeError."""
+        """Makes the graph read-only: adding an op or a collection item afterwards raises RuntimeError."""
         self._finalized = True
 
     def _unsafe_unfinalize(self) -> None:
         self._finalized = False
 
+    def _check_not_finalized(self, what: str) -> None:
+        if self._finalized:
+            raise RuntimeError("Graph is finalized and cannot be modified (e.g. by a MonitoredSession or "
+                               f"Supervisor): tried to add {what}.")
+
+    def switch_to_thread_local(self) -> None:
+        """No-op: labflow's scope stacks are always per thread."""
+
     def get_operations(self) -> list[Operation]:
+        """All ops, in creation order."""
         return list(self._ops)
 
     def get_operation_by_name(self, name: str) -> Operation:
-        op = self._ops_by_name.get(name)
-        if op is None:
-            raise KeyError(f"The name '{name}' refers to an Operation not in the graph.")
-        return op
+        if not isinstance(name, str):
+            raise TypeError(f"Operation names are strings (or similar), not {type(name).__name__}.")
+        return self.as_graph_element(name, allow_tensor=False, allow_operation=True)
 
     def get_tensor_by_name(self, name: str) -> Tensor:
-        op_name, _, idx = name.rpartition(":")
-        if not op_name or not idx.isdigit():
-            raise ValueError(f"The name '{name}' looks like an Operation name, not a Tensor name: tensor "
-                             f"names have the form '<op_name>:<output_index>', e.g. '{name}:0'.")
-        op = self._ops_by_name.get(op_name)
-        if op is None:
-            raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. The operation, "
-                           f"'{op_name}', does not exist in the graph.")
-        i = int(idx)
-        if i >= len(op._outputs):
-            raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. The operation, "
-                           f"'{op_name}', exists but only has {len(op._outputs)} outputs.")
-        return op._outputs[i]
+        if not isinstance(name, str):
+            raise TypeError(f"Tensor names are strings (or similar), not {type(name).__name__}.")
+        return self.as_graph_element(name, allow_tensor=True, allow_operation=False)
 
     def as_graph_element(self, obj: Any, allow_tensor: bool = True, allow_operation: bool = True) -> Any:
-        """Resolves a Tensor, Operation, Variable or name ("x:0" / "train_op") to an element of this graph."""
+        """Resolves a Tensor, Operation, Variable or name ("x:0" / "train_op") to an element of this graph.
+
+        Raises:
+            KeyError: a well-formed name that is not in the graph.
+            ValueError: a name of the wrong kind, or an element of another graph.
+            TypeError: an object that is neither.
+        """
+        if allow_tensor and allow_operation:
+            types = "Tensor or Operation"
+        elif allow_tensor or allow_operation:
+            types = "Tensor" if allow_tensor else "Operation"
+        else:
+            raise ValueError("allow_tensor and allow_operation can't both be False.")
         if hasattr(obj, "_as_graph_element"):
             obj = obj._as_graph_element()
+        if isinstance(obj, bytes):
+            obj = obj.decode()
         if isinstance(obj, str):
-            if ":" in obj and allow_tensor:
-                return self.get_tensor_by_name(obj)
-            if ":" in obj:
-                raise ValueError(f"Name '{obj}' refers to a Tensor, but an Operation is expected here.")
-            if not allow_operation:
-                raise ValueError(f"The name '{obj}' refers to an Operation, not a Tensor. Tensor names "
-                                 f"must be of the form '<op_name>:<output_index>', e.g. '{obj}:0'.")
-            return self.get_operation_by_name(obj)
+            return self._element_by_name(obj, allow_tensor, allow_operation, types)
         if isinstance(obj, Tensor) and allow_tensor:
             if obj.graph is not self:
-                raise ValueError(f"Tensor {obj.name} is not an element of this graph.")
+                raise ValueError(f"Tensor {obj} is not an element of this graph.")
             return obj
         if isinstance(obj, Operation) and allow_operation:
             if obj._graph is not self:
-                raise ValueError(f"Operation {obj.name} is not an element of this graph.")
+                raise ValueError(f"Operation '{obj.name}' is not an element of this graph.")
             return obj
-        kinds = " or ".join(k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok)
-        raise TypeError(f"Can not convert a {type(obj).__name__} into a {kinds}.")
+        raise TypeError(f"Can not convert a {type(obj).__name__} into a {types}.")
 
-    def is_fetchable(self, obj: Any) -> bool:
-        return True
-
-    # -- names -----------------------------------------------------------------------------------------
-    def unique_name(self, name: str, mark_as_used: bool = True) -> str:
-        stack = self._s.name_stack
-        if stack:
-            name = stack + "/" + name
-        key = name.lower()
-        i = self._names_in_use.get(key, 0)
-        if mark_as_used:
-            self._names_in_use[key] = i + 1
-        if i > 0:
-            base = name
-            while name.lower() in self._names_in_use:
-                name = f"{base}_{i}"
-                i += 1
-            if mark_as_used:
-                self._names_in_use[name.lower()] = 1
-        return name
-
-    def get_name_scope(self) -> str:
-        return self._s.name_stack
-
-    @contextlib.contextmanager
-    def name_scope(self, name: str | None) -> Iterator[str]:
-        """TF's name scope: `foo`, then `foo_1` when re-opened; `foo/` re-enters; None/'' resets."""
-        s = self._s
-        old = s.name_stack
-        if not name:
-            new = ""
-        elif name.endswith("/"):
-            if not _VALID_SCOPE_NAME.match(name):
-                raise ValueError(f"'{name}' is not a valid scope name")
-            new = name[:-1]
+    def _element_by_name(self, name: str, allow_tensor: bool, allow_operation: bool, types: str) -> Any:
+        if ":" in name and allow_tensor:
+            op_name, _, idx = name.rpartition(":")
+            if not op_name or ":" in op_name or not idx.isdigit():
+                raise ValueError(f"The name {name!r} looks a like a Tensor name, but is not a valid one. "
+                                 'Tensor names must be of the form "<op_name>:<output_index>".')
+            op = self._ops_by_name.get(op_name)
+            if op is None:
+                raise KeyError(f"The name {name!r} refers to a Tensor which does not exist. The operation, "
+                               f"{op_name!r}, does not exist in the graph.")
+            if int(idx) >= len(op._outputs):
+                raise KeyError(f"The name {name!r} refers to a Tensor which does not exist. The operation, "
+                               f"{op_name!r}, exists but only has {len(op._outputs)} outputs.")
+            return op._outputs[int(idx)]
+        if ":" in name:
+            raise ValueError(f"Name {name!r} appears to refer to a Tensor, not a {types}.")
+        if allow_operation:
+            op = self._ops_by_name.get(name)
+            if op is None:
+                raise KeyError(f"The name {name!r} refers to an Operation not in the graph.")
+            return op
+        if name in self._ops_by_name:
+            msg = f"The name {name!r} refers to an Operation, not a {types}."
         else:
-            if not _VALID_SCOPE_NAME.match(name):
-                raise ValueError(f"'{name}' is not a valid scope name: use letters, digits, '_', '.', '-'")
-            new = self.unique_name(name)
-        s.name_stack = new
-        try:
-            yield "" if not new else new + "/"
-        finally:
-            s.name_stack = old
+            msg = f"The name {name!r} looks like an (invalid) Operation name, not a {types}."
+        raise ValueError(msg + f' Tensor names must be of the form "<op_name>:<output_index>", e.g. '
+                               f"'{name}:0'.")
 
-    # -- control dependencies --------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def control_dependencies(self, control_inputs: list | None) -> Iterator[None]:
-        """Ops created inside run after `control_inputs`; `None` clears the enclosing dependencies."""
-        s = self._s
-        if control_inputs is None:
-            entry = None
-        else:
-            entry = []
-            for c in control_inputs:
-                if hasattr(c, "_as_graph_element"):
-                    c = c._as_graph_element()
-                if isinstance(c, IndexedSlices):
-                    c = c.op
-                if isinstance(c, Tensor):
-                    c = c.op
-                if not isinstance(c, Operation):
-                    raise TypeError(f"Control input must be an Operation, a Tensor or a Variable: got {c!r}")
-                if c._graph is not self:
-                    raise ValueError(f"Control input {c.name} must be from the same graph.")
-                entry.append(c)
-        s.control.append(entry)
-        try:
-            yield
-        finally:
-            s.control.pop()
+    def prevent_feeding(self, tensor: Tensor) -> None:
+        self._unfeedable.add(id(tensor))
 
-    def _current_control_deps(self) -> list[Operation]:
-        out: list[Operation] = []
-        for entry in reversed(self._s.control):
-            if entry is None:
-                break
-            out.extend(entry)
-        return out
+    def is_feedable(self, tensor: Tensor) -> bool:
+        return id(tensor) not in self._unfeedable
 
-    # -- devices ---------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def device(self, device_name_or_function: Any) -> Iterator[None]:
-        """Device scope: a (partial) name, a DeviceSpec, a function op -> name, or None to clear."""
-        d = device_name_or_function
-        if d is None:
-            fn = None
-        elif callable(d) and not isinstance(d, (str, DeviceSpec)):
-            fn = d
-        else:
-            spec = DeviceSpec.from_string(d) if isinstance(d, str) else d.copy()
+    def prevent_fetching(self, op: Operation) -> None:
+        self._unfetchable.add(id(op))
 
-            def fn(op, _spec=spec):
-                merged = _spec.copy()
-                merged.merge_from(DeviceSpec.from_string(op.device))
-                return merged.to_string()
-        self._s.devices.append(fn)
-        try:
-            yield
-        finally:
-            self._s.devices.pop()
-
-    def _apply_device_functions(self, op: Operation) -> None:
-        for fn in reversed(self._s.devices):
-            if fn is None:
-                break
-            op._device = canonical_name(fn(op))
-
-    @contextlib.contextmanager
-    def colocate_with(self, op: Any, ignore_existing: bool = False) -> Iterator[None]:
-        """Ops created inside share `op`'s device and colocation group (device scopes are ignored)."""
-        if op is None:
-            if not ignore_existing:
-                raise ValueError("Trying to reset colocation (op is None) but ignore_existing is not True")
-            target = None
-        else:
-            if hasattr(op, "_as_graph_element"):
-                op = op._as_graph_element()
-            target = op.op if isinstance(op, (Tensor, IndexedSlices)) else op
-        s = self._s
-        old_col, old_dev = s.colocation, s.devices
-        s.colocation = [target] if ignore_existing else s.colocation + [target]
-        s.devices = [None]  # the colocation device wins over enclosing device scopes
-        try:
-            yield
-        finally:
-            s.colocation, s.devices = old_col, old_dev
-
-    @contextlib.contextmanager
-    def gradient_override_map(self, op_type_map: dict[str, str]) -> Iterator[None]:
-        old = dict(self._gradient_override_map)
-        self._gradient_override_map.update(op_type_map)
-        try:
-            yield
-        finally:
-            self._gradient_override_map = old
+    def is_fetchable(self, tensor_or_op: Any) -> bool:
+        op = tensor_or_op.op if isinstance(tensor_or_op, Tensor) else tensor_or_op
+        return id(op) not in self._unfetchable
 
     # -- collections -----------------------------------------------------------------------------------
     def add_to_collection(self, name: str, value: Any) -> None:
-        self._collections.setdefault(name, []).append(value)
+        self._check_not_finalized(f"an item to collection '{name}'")
+        with self._lock:
+            self._collections.setdefault(name, []).append(value)
 
     def add_to_collections(self, names: Any, value: Any) -> None:
+        """Adds `value` to each collection once (a string is one name, not a list of letters)."""
         for n in ([names] if isinstance(names, str) else set(names)):
             self.add_to_collection(n, value)
 
     def get_collection_ref(self, name: str) -> list:
-        return self._collections.setdefault(name, [])
+        """The collection's list itself (created empty if missing): changes to it change the collection."""
+        with self._lock:
+            return self._collections.setdefault(name, [])
 
     def get_collection(self, name: str, scope: str | None = None) -> list:
-        items = self._collections.get(name, [])
+        """A copy of the collection; with `scope`, only items whose `.name` matches it (`re.match`)."""
+        with self._lock:
+            items = list(self._collections.get(name, []))
         if scope is None:
-            return list(items)
+            return items
         rx = re.compile(scope)
-        return [v for v in items if hasattr(v, "name") and rx.match(v.name)]
+        out = []
+        for v in items:
+            try:
+                if rx.match(v.name):
+                    out.append(v)
+            except AttributeError:  # items with no name are left out, as in TF
+                pass
+        return out
 
     def get_all_collection_keys(self) -> list[str]:
-        return [k for k, v in self._collections.items() if v]
+        return [k for k in self._collections if isinstance(k, str)]
 
     def clear_collection(self, name: str) -> None:
-        self._collections.pop(name, None)
+        with self._lock:
+            self._collections.pop(name, None)
 
     # -- default graph ---------------------------------------------------------------------------------
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Graph]:
-        _default_graph_stack.push(self)
+        """Makes this graph the default graph of the current thread inside the block."""
+        stack = _default_graph_stack.stack
+        stack.append(self)
         try:
             yield self
         finally:
-            _default_graph_stack.pop(self)
+            if stack:  # reset_default_graph() may not empty it (it refuses), but be safe
+                if stack[-1] is not self:
+                    raise AssertionError("Nesting violated for default stack of <class 'labflow.Graph'> "
+                                         "objects: graphs' as_default() blocks must exit in reverse order.")
+                stack.pop()
 
     def as_graph_def(self, from_version: int | None = None, add_shapes: bool = False):
         """The graph as a `GraphDef` protocol buffer (TF-wire-compatible)."""
@@ -336,25 +277,35 @@ class Graph:
     # -- op creation -----------------------------------------------------------------------------------
     def create_op(self, op_type: str, inputs: list, dtypes: Any = None, input_types: Any = None,
                   name: str | None = None, attrs: dict | None = None, op_def: Any = None,
-                  compute_device: bool = True, *, control_inputs: list | None = None) -> Operation:
+                  compute_shapes: bool = True, compute_device: bool = True, *,
+                  control_inputs: list | None = None) -> Operation:
         """Adds an op of a registered type: checks dtypes and shapes, names it, records scopes and site.
 
+        `name` is made unique under the current name scope; a name ending in '/' (a scope string) is
+        used as is. `dtypes`, `input_types`, `op_def` and `compute_shapes` are accepted for TF
+        compatibility: the registry's OpDef decides them.
+
         Raises:
+            RuntimeError: the graph is finalized.
             ValueError / TypeError: with TF's message naming the op when inputs do not fit.
         """
-        if self._finalized:
-            raise RuntimeError("Graph is finalized and cannot be modified (e.g. by a MonitoredSession "
-                               f"or Supervisor) — tried to add a '{op_type}' op.")
+        self._check_not_finalized(f"a '{op_type}' op")
         opdef = registry.get(op_type)
+        name = name or op_type
         with self._lock:
-            if name and name.endswith("/"):
+            if name.endswith("/"):
                 full = name[:-1]  # an exact name taken from a name scope (TF's rule)
                 if full in self._ops_by_name:
                     raise ValueError(f"Duplicate node name in graph: '{full}'")
+                self._names_in_use.setdefault(full.lower(), 1)
             else:
-                full = self.unique_name(name or op_type.lstrip("_"))
-        if not _VALID_OP_NAME.match(full):
-            raise ValueError(f"'{full}' is not a valid node name: use letters, digits, '_', '.', '-' and '/'")
+                if not _VALID_SCOPE_NAME.match(name):
+                    raise ValueError(f"'{name}' is not a valid node name: use letters, digits, '_', '.', "
+                                     "'-', '/' and '>'.")
+                full = self.unique_name(name)
+        if not _VALID_NODE_NAME.match(full):
+            raise ValueError(f"'{full}' is not a valid node name: a node name starts with a letter, a digit, "
+                             "'.' or '_', then uses letters, digits, '_', '.', '-', '/' and '>'.")
         inputs = list(inputs)
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
@@ -371,10 +322,13 @@ class Graph:
             raise type(e)(f"{e} for '{full}' (op: '{op_type}') with input shapes: {shapes}.") from None
         if res and isinstance(res[0], _dtypes.DType):
             res = [res]
+        s = self._s
+        override = self._gradient_override_map.get(op_type)
+        if override is not None:
+            a.setdefault("_gradient_op_type", override)
         deps = [] if control_inputs is None else list(control_inputs)
-        for c in self._current_control_deps():
-            if c not in deps and all(t.op is not c for t in inputs):
-                deps.append(c)
+        if s.control:
+            deps.extend(c for c in self._control_deps_for([t._op for t in inputs]) if c not in deps)
         with self._lock:
             self._next_id += 1
             op = Operation(self, full, op_type, opdef, inputs, a, "", deps, _user_frames(), self._next_id)
@@ -384,19 +338,12 @@ class Graph:
                 t._consumers.append(op)
             for c in deps:
                 c._control_outputs.append(op)
-            col = self._s.colocation
-            if col and col[-1] is not None:
-                groups: list[str] = []
-                for c in col:
-                    if c is not None:
-                        for g in c.colocation_groups():
-                            g = g.decode()
-                            if g not in groups:
-                                groups.append(g)
-                op._colocation = groups
-                op._device = col[-1].device
+            for fr in s.control:
+                fr.seen.add(op._id)
             if compute_device:
                 self._apply_device_functions(op)
+            if s.colocation:
+                self._colocate(op, s.colocation)
             op._forward_op = self._gradient_forward_op
             self._ops.append(op)
             self._ops_by_name[full] = op
@@ -439,8 +386,8 @@ class Graph:
                     raise TypeError(f"Value passed to parameter '{iname}' has DataType {dt.name} not in list "
                                     f"of allowed values: {allowed} (op '{name}', type {opdef.name})")
             elif dt != first_dt:
-                raise TypeError(f"Input '{iname}' of '{opdef.name}' Op has type {dt.name} that does not match "
-                                f"type {first_dt.name} of argument '{first_name}' (op '{name}').")
+                raise TypeError(f"Input '{iname}' of '{opdef.name}' Op has type {dt.name} that does not "
+                                f"match type {first_dt.name} of argument '{first_name}' (op '{name}').")
         if first_dt is not None:
             attrs.setdefault("T", first_dt)
 
@@ -465,80 +412,119 @@ def _input_index_names(opdef, n: int) -> list[str]:
 
 
 class _DefaultGraphStack(threading.local):
+    """Per thread, like TF 1.x: the `as_default()` stack and the thread's own global default graph."""
+
     def __init__(self):
         self.stack: list[Graph] = []
-
-    def push(self, g: Graph) -> None:
-        self.stack.append(g)
-
-    def pop(self, g: Graph) -> None:
-        if self.stack and self.stack[-1] is g:
-            self.stack.pop()
+        self.global_default: Graph | None = None
 
 
 _default_graph_stack = _DefaultGraphStack()
-_global_default_graph: list[Graph | None] = [None]
 
 
 def get_default_graph() -> Graph:
-    """The innermost `as_default()` graph of this thread, else the global default graph."""
-    st = _default_graph_stack.stack
-    if st:
-        return st[-1]
-    g = _global_default_graph[0]
+    """The innermost `as_default()` graph of this thread, else the thread's global default graph.
+
+    As in TF 1.x, each thread has its own default graph: a new thread that should build into an existing
+    graph must enter `with g.as_default():` itself.
+    """
+    st = _default_graph_stack
+    if st.stack:
+        return st.stack[-1]
+    g = st.global_default
     if g is None:
-        g = _global_default_graph[0] = Graph()
+        g = st.global_default = Graph()
     return g
 
 
 def reset_default_graph() -> None:
-    """Replaces the global default graph with a new, empty one.
+    """Replaces the (thread's) global default graph with a new, empty one.
 
     Raises:
         AssertionError: inside a `with g.as_default():` block (TF's rule), since the block's graph would
             silently stay the default.
     """
-    if _default_graph_stack.stack:
+    st = _default_graph_stack
+    if st.stack:
         raise AssertionError("Do not use tf.reset_default_graph() to clear nested graphs. If you need a "
                              "cleared graph, exit the nesting and create a new graph.")
     from labflow.runtime.session import _clear_default_session_for
-    old = _global_default_graph[0]
-    _global_default_graph[0] = Graph()
+    old = st.global_default
+    st.global_default = Graph()
     if old is not None:
         _clear_default_session_for(old)
 
 
 def _graph_of(*values: Any) -> Graph:
-    """The graph the given tensors/ops live in (or the default graph); raises on a mix of graphs."""
-    g = None
+    """The graph the given tensors/ops/variables live in (or the default graph).
+
+    Raises:
+        ValueError: the values come from different graphs.
+    """
+    g, first = None, None
     for v in values:
-        if hasattr(v, "_as_graph_element"):
-            v = v._as_graph_element()
-        vg = getattr(v, "graph", None) if isinstance(v, (Tensor, Operation, IndexedSlices)) else None
-        if vg is not None:
+        e = v
+        if not isinstance(e, (Tensor, Operation, IndexedSlices)) and hasattr(e, "_as_graph_element"):
+            e = e._as_graph_element()
+        if isinstance(e, (Tensor, Operation, IndexedSlices)):
             if g is None:
-                g = vg
-            elif vg is not g:
-                raise ValueError(f"{v!r} must be from the same graph as the other inputs.")
+                g, first = e.graph, e
+            elif e.graph is not g:
+                raise ValueError(f"{e!r} must be from the same graph as {first!r}.")
     return g or get_default_graph()
 
 
-def name_scope(name: str | None, default_name: str | None = None, values: list | None = None):
-    """TF1 `tf.name_scope(name, default_name=None, values=None)`."""
-    n = name if name is not None else default_name
-    g = _graph_of(*(values or []))
-    return g.name_scope(n)
+class name_scope:  # noqa: N801 - TF's public name
+    """TF1 `tf.name_scope(name, default_name=None, values=None)`: a context manager yielding the scope string.
+
+    `name=None` uses `default_name` (made unique); the graph is that of `values` (entered as default).
+
+    Raises:
+        ValueError: both names are None while `values` is given, or an invalid name.
+    """
+
+    def __init__(self, name: str | None, default_name: str | None = None, values: list | None = None):
+        self._name = default_name if name is None else name
+        self._default_name = default_name
+        self._values = values
+        self._stack: contextlib.ExitStack | None = None
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    def __enter__(self) -> str:
+        if self._name is None and self._values is not None:
+            raise ValueError(f"At least one of name ({self._name}) and default_name ({self._default_name}) "
+                             "must be provided.")
+        g = _graph_of(*(self._values or []))
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(g.as_default())
+            scope = stack.enter_context(g.name_scope(self._name))
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return scope
+
+    def __exit__(self, *exc: Any) -> bool:
+        stack, self._stack = self._stack, None
+        return bool(stack.__exit__(*exc))
 
 
 def control_dependencies(control_inputs: list | None):
+    """TF1 `tf.control_dependencies` on the default graph."""
     return get_default_graph().control_dependencies(control_inputs)
 
 
 def device(device_name_or_function: Any):
+    """TF1 `tf.device` on the default graph."""
     return get_default_graph().device(device_name_or_function)
 
 
 def colocate_with(op: Any, ignore_existing: bool = False):
+    """TF1 `tf.colocate_with` on the default graph."""
     return get_default_graph().colocate_with(op, ignore_existing)
 
 
@@ -559,5 +545,5 @@ def get_collection_ref(key: str) -> list:
 
 
 def container(container_name: str):
-    """Accepted for TF1 compatibility; variables of all containers share the session's resources."""
-    return contextlib.nullcontext()
+    """TF1 `tf.container`; all containers share the session's resources in labflow."""
+    return get_default_graph().container(container_name)

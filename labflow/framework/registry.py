@@ -215,12 +215,36 @@ def verify_complete() -> None:
                                 "mark: " + ", ".join(missing))
 
 
+_GRADIENTS_BY_NAME: dict[str, tuple[Callable, str]] = {}
+
+
 def register_gradient(op_type: str) -> Callable:
-    """TF's `tf.RegisterGradient(op_type)` decorator (for ops whose OpDef has no gradient yet)."""
+    """TF's `tf.RegisterGradient(name)` decorator.
+
+    For a registered op without a gradient, it becomes that op's gradient. Any other name registers a
+    gradient that `graph.gradient_override_map({"OpType": name})` can select.
+    """
     def deco(fn: Callable) -> Callable:
-        get(op_type).grad(fn)
+        site = _site(2)
+        d = _REGISTRY.get(op_type)
+        if d is not None and d.grad_fn is None:
+            d.grad(fn)
+        elif op_type in _GRADIENTS_BY_NAME or (d is not None):
+            first = _GRADIENTS_BY_NAME.get(op_type, (None, getattr(d, "_grad_site", d.site if d else "")))[1]
+            raise RegistrationError(f"Registering two gradient with name '{op_type}': first at {first}, "
+                                    f"again at {site}")
+        else:
+            _GRADIENTS_BY_NAME[op_type] = (fn, site)
         return fn
     return deco
+
+
+def gradient_function(name: str) -> Any:
+    """The gradient registered under `name` (an op type or a RegisterGradient name), or None."""
+    if name in _GRADIENTS_BY_NAME:
+        return _GRADIENTS_BY_NAME[name][0]
+    d = _REGISTRY.get(name)
+    return None if d is None else d.grad_fn
 
 
 def no_gradient(op_type: str) -> None:

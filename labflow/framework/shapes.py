@@ -6,7 +6,10 @@ from typing import Any, Iterable
 
 
 class Dimension:
-    """One dimension of a static shape; `value` is an int or None when unknown."""
+    """One dimension of a static shape (TF 1.x `tf.Dimension`); `value` is an int or None when unknown.
+
+    Comparisons and arithmetic with an unknown dimension give None / an unknown Dimension, like TF.
+    """
 
     __slots__ = ("_value",)
 
@@ -14,12 +17,17 @@ class Dimension:
         if isinstance(value, Dimension):
             value = value._value
         if value is not None:
+            if hasattr(value, "as_datatype_enum"):  # a DType is not a size
+                raise TypeError(f"Cannot convert {value} to Dimension")
             try:
-                value = int(value.__index__()) if hasattr(value, "__index__") else int(value)
+                v = int(value)
             except (TypeError, ValueError):
                 raise TypeError(f"Dimension value must be an integer or None, got {value!r}") from None
-            if value < 0:
-                raise ValueError(f"Dimension {value} must be >= 0")
+            if not isinstance(value, (str, bytes)) and v != value:
+                raise ValueError(f"Ambiguous dimension: {value}")
+            if v < 0:
+                raise ValueError(f"Dimension {v} must be >= 0")
+            value = v
         self._value = value
 
     @property
@@ -30,17 +38,18 @@ class Dimension:
         o = Dimension(other)._value
         return self._value is None or o is None or self._value == o
 
+    def assert_is_compatible_with(self, other: Any) -> None:
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Dimensions {self} and {Dimension(other)} are not compatible")
+
     def merge_with(self, other: Any) -> Dimension:
-        o = Dimension(other)._value
-        if self._value is None:
-            return Dimension(o)
-        if o is not None and o != self._value:
-            raise ValueError(f"Dimensions {self._value} and {o} are not compatible")
-        return self
+        o = Dimension(other)
+        self.assert_is_compatible_with(o)
+        return Dimension(self._value if self._value is not None else o._value)
 
     def __int__(self) -> int:
         if self._value is None:
-            raise TypeError("Cannot convert an unknown Dimension to int")
+            raise TypeError("Cannot convert an unknown Dimension (?) to int")
         return self._value
 
     __index__ = __int__
@@ -55,33 +64,62 @@ class Dimension:
         return self._value == o
 
     def __ne__(self, other: Any) -> Any:
-        eq = self.__eq__(other)
-        return eq if eq is None or eq is NotImplemented else not eq
+        try:
+            o = Dimension(other)._value
+        except (TypeError, ValueError):
+            return NotImplemented
+        if self._value is None or o is None:
+            return None
+        return self._value != o
 
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def _arith(self, other: Any, fn) -> Dimension:
-        o = Dimension(other)._value
-        return Dimension(None if self._value is None or o is None else fn(self._value, o))
+    def _arith(self, other: Any, fn, swap: bool = False) -> Dimension:
+        try:
+            o = Dimension(other)._value
+        except (TypeError, ValueError):
+            return NotImplemented
+        if self._value is None or o is None:
+            return Dimension(None)
+        return Dimension(fn(o, self._value) if swap else fn(self._value, o))
 
     def __add__(self, other): return self._arith(other, lambda a, b: a + b)
-    __radd__ = __add__
+    def __radd__(self, other): return self._arith(other, lambda a, b: a + b, True)
     def __sub__(self, other): return self._arith(other, lambda a, b: a - b)
+    def __rsub__(self, other): return self._arith(other, lambda a, b: a - b, True)
     def __mul__(self, other): return self._arith(other, lambda a, b: a * b)
-    __rmul__ = __mul__
+    def __rmul__(self, other): return self._arith(other, lambda a, b: a * b, True)
     def __floordiv__(self, other): return self._arith(other, lambda a, b: a // b)
+    def __rfloordiv__(self, other): return self._arith(other, lambda a, b: a // b, True)
+    def __mod__(self, other): return self._arith(other, lambda a, b: a % b)
+    def __rmod__(self, other): return self._arith(other, lambda a, b: a % b, True)
 
-    def __lt__(self, other): return None if self._value is None else self._value < int(Dimension(other))
-    def __le__(self, other): return None if self._value is None else self._value <= int(Dimension(other))
-    def __gt__(self, other): return None if self._value is None else self._value > int(Dimension(other))
-    def __ge__(self, other): return None if self._value is None else self._value >= int(Dimension(other))
+    def __truediv__(self, other):
+        raise TypeError(f"unsupported operand type(s) for /: 'Dimension' and '{type(other).__name__}', "
+                        "please use // instead")
+
+    def _cmp(self, other: Any, fn) -> Any:
+        o = Dimension(other)._value
+        return None if self._value is None or o is None else fn(self._value, o)
+
+    def __lt__(self, other): return self._cmp(other, lambda a, b: a < b)
+    def __le__(self, other): return self._cmp(other, lambda a, b: a <= b)
+    def __gt__(self, other): return self._cmp(other, lambda a, b: a > b)
+    def __ge__(self, other): return self._cmp(other, lambda a, b: a >= b)
+
+    def __reduce__(self):
+        return Dimension, (self._value,)
 
     def __repr__(self) -> str:
-        return f"Dimension({self._value})"
+        return f"Dimension({self._value!r})"
 
     def __str__(self) -> str:
         return "?" if self._value is None else str(self._value)
+
+
+def as_dimension(value: Any) -> Dimension:
+    return value if isinstance(value, Dimension) else Dimension(value)
 
 
 def dimension_value(d: Any) -> int | None:
@@ -151,7 +189,7 @@ class TensorShape:
         if other._dims is None:
             return self
         if len(self._dims) != len(other._dims):
-            raise ValueError(f"Shapes {self} and {other} must have the same rank")
+            raise ValueError(f"Shapes {self} and {other} are not compatible")
         out = []
         for a, b in zip(self._dims, other._dims):
             if a is not None and b is not None and a != b:
@@ -172,6 +210,27 @@ class TensorShape:
             raise ValueError(f"Shape {self} must have rank {rank}")
         return self
 
+    def with_rank_at_most(self, rank: int) -> TensorShape:
+        if self._dims is not None and len(self._dims) > rank:
+            raise ValueError(f"Shape {self} must have rank at most {rank}")
+        return self
+
+    def assert_same_rank(self, other: Any) -> None:
+        other = as_shape(other)
+        if self._dims is not None and other._dims is not None and len(self._dims) != len(other._dims):
+            raise ValueError(f"Shapes {self} and {other} must have the same rank")
+
+    def assert_is_fully_defined(self) -> None:
+        if not self.is_fully_defined():
+            raise ValueError(f"Shape {self} is not fully defined")
+
+    def most_specific_compatible_shape(self, other: Any) -> TensorShape:
+        """The most specific shape compatible with both (unknown where they differ)."""
+        other = as_shape(other)
+        if self._dims is None or other._dims is None or len(self._dims) != len(other._dims):
+            return TensorShape(None)
+        return TensorShape([a if a == b else None for a, b in zip(self._dims, other._dims)])
+
     def with_rank_at_least(self, rank: int) -> TensorShape:
         if self._dims is not None and len(self._dims) < rank:
             raise ValueError(f"Shape {self} must have rank at least {rank}")
@@ -187,7 +246,7 @@ class TensorShape:
 
     def __len__(self) -> int:
         if self._dims is None:
-            raise ValueError("Cannot take the length of a shape with unknown rank.")
+            raise ValueError("Cannot take the length of Shape with unknown rank.")
         return len(self._dims)
 
     def __bool__(self) -> bool:
@@ -200,7 +259,15 @@ class TensorShape:
 
     def __getitem__(self, key: Any) -> Any:
         if self._dims is None:
-            return TensorShape(None) if isinstance(key, slice) else Dimension(None)
+            if not isinstance(key, slice):
+                return Dimension(None)
+            # TF: a slice of an unknown-rank shape has a known rank only for a non-negative [start:stop].
+            if key.step is not None:
+                raise ValueError("Steps are not yet handled")
+            start = key.start or 0
+            if key.stop is None or start < 0 or key.stop < 0:
+                return TensorShape(None)
+            return TensorShape([None] * max(key.stop - start, 0))
         if isinstance(key, slice):
             return TensorShape(self._dims[key])
         return Dimension(self._dims[key])
@@ -222,7 +289,7 @@ class TensorShape:
     def __repr__(self) -> str:
         if self._dims is None:
             return "TensorShape(None)"
-        return f"TensorShape({list(self._dims)!r})"
+        return f"TensorShape({[Dimension(d) for d in self._dims]!r})"  # TF1's form
 
     def __str__(self) -> str:
         if self._dims is None:

@@ -60,8 +60,9 @@ class Tensor:
         try:
             merged = TensorShape(self._shape_dims).merge_with(as_shape(shape))
         except ValueError:
-            raise ValueError(f"Tensor '{self.name}' has shape {TensorShape(self._shape_dims)}, which is "
-                             f"incompatible with the requested shape {as_shape(shape)}") from None
+            raise ValueError(f"Shapes {TensorShape(self._shape_dims)} and {as_shape(shape)} are not "
+                             f"compatible: cannot set the shape of tensor '{self.name}' (set_shape only "
+                             "refines unknown dimensions; use tf.reshape to change a shape).") from None
         self._shape_dims = merged.as_tuple()
         self._op._graph._version += 1
 
@@ -73,10 +74,16 @@ class Tensor:
         from labflow.runtime.session import _eval_using_default_session
         return _eval_using_default_session(self, feed_dict, self.graph, session)
 
-    def __repr__(self) -> str:
-        return f"<labflow.Tensor '{self.name}' shape={self.get_shape()} dtype={self._dtype.name}>"
+    def _as_node_def_input(self) -> str:
+        """How a NodeDef names this tensor as an input: "op" for output 0, else "op:i"."""
+        return self._op._name if self._value_index == 0 else self.name
 
-    __str__ = __repr__
+    def __repr__(self) -> str:
+        return f"<tf.Tensor '{self.name}' shape={self.get_shape()} dtype={self._dtype.name}>"
+
+    def __str__(self) -> str:
+        dev = f", device={self._op._device}" if self._op._device else ""
+        return f'Tensor("{self.name}", shape={self.get_shape()}, dtype={self._dtype.name}{dev})'
 
     def _repr_html_(self) -> str:
         import html
@@ -92,17 +99,24 @@ class Tensor:
         return self is other
 
     def __bool__(self) -> bool:
-        raise TypeError("Using a labflow Tensor as a Python bool is not allowed: the value is only known "
-                        "when the graph runs. Use `if t is not None:` to test for existence, or labflow "
-                        "ops (tf.cond / tf.where) to branch on the value.")
+        raise TypeError("Using a `tf.Tensor` as a Python `bool` is not allowed. Use `if t is not None:` "
+                        "instead of `if t:` to test if a tensor is defined, and use TensorFlow ops such as "
+                        "tf.cond to execute subgraphs conditioned on the value of a tensor.")
+
+    __nonzero__ = __bool__
 
     def __iter__(self):
+        # TF 1.x graph mode never iterates; labflow iterates when the first dimension is static.
         d = self._shape_dims
-        if d is None or not d or d[0] is None:
-            raise TypeError(f"Tensor '{self.name}' is not iterable: its first dimension is not statically "
-                            "known. Use tf.unstack(t, num=...) instead.")
-        for i in range(d[0]):
-            yield self[i]
+        if d is None:
+            raise TypeError(f"Cannot iterate over a tensor with unknown shape ('{self.name}'): use "
+                            "tf.unstack(t, num=...) instead.")
+        if not d:
+            raise TypeError(f"Cannot iterate over a scalar tensor ('{self.name}').")
+        if d[0] is None:
+            raise TypeError(f"Cannot iterate over a tensor with unknown first dimension ('{self.name}', "
+                            f"shape {self.get_shape()}): use tf.unstack(t, num=...) instead.")
+        return (self[i] for i in range(d[0]))
 
     def __len__(self) -> int:
         d = self._shape_dims
@@ -193,11 +207,17 @@ class Operation:
         return dict(self._attrs)
 
     def get_attr(self, name: str) -> Any:
-        if name == "_class":
+        """The value of attr `name` (colocation groups for "_class", as bytes, like TF).
+
+        Raises:
+            ValueError: the op has no such attr (TF's message, with the attrs it has).
+        """
+        if name == "_class" and self._colocation:
             return [s.encode() for s in self._colocation]
         if name not in self._attrs:
-            raise ValueError(f"Operation '{self._name}' (op: '{self._type}') has no attr named '{name}'. "
-                             f"It has: {', '.join(sorted(self._attrs)) or 'none'}.")
+            have = sorted(self._attrs) + (["_class"] if self._colocation else [])
+            raise ValueError(f"Operation '{self._name}' has no attr named '{name}'. (type: {self._type}; its "
+                             f"attrs: {', '.join(have) or 'none'})")
         return self._attrs[name]
 
     def _set_attr(self, name: str, value: Any) -> None:
@@ -240,7 +260,13 @@ class Operation:
         _run_using_default_session(self, feed_dict, self._graph, session)
 
     def __repr__(self) -> str:
-        return f"<labflow.Operation '{self._name}' type={self._type}>"
+        return f"<tf.Operation '{self._name}' type={self._type}>"
+
+    def __str__(self) -> str:
+        try:
+            return str(self.node_def)  # TF prints the NodeDef
+        except Exception:  # noqa: BLE001 - an attr no proto can hold must not break printing
+            return repr(self)
 
     def _repr_html_(self) -> str:
         import html

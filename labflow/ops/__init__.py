@@ -2,8 +2,19 @@
 
 from labflow.framework import registry as _registry
 from labflow.ops import (  # noqa: F401 - imported for their registrations
-    array_ops, clip_ops, control_flow_ops, init_ops, io_ops, logging_ops, math_ops, nn_ops, random_ops,
-    sendrecv_ops, state_ops, variable_scope, variables,
+    array_ops,
+    clip_ops,
+    control_flow_ops,
+    init_ops,
+    io_ops,
+    logging_ops,
+    math_ops,
+    nn_ops,
+    random_ops,
+    sendrecv_ops,
+    state_ops,
+    variable_scope,
+    variables,
 )
 
 _registry.verify_complete()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labflow import dtypes as _dt
+from labflow.backend import to_numpy
 from labflow.framework.registry import op
 
 _ATTRS = {"tensor_name": "", "send_device": "", "recv_device": "", "send_device_incarnation": 0,
@@ -28,6 +29,8 @@ def recv_kernel(xp, *, step, key, tensor_type, wire_dtype):
     v = step.rendezvous.recv(key)
     if xp.__name__ != "numpy":
         v = xp.asarray(v)
+    elif type(v).__module__.startswith("cupy"):
+        v = to_numpy(v)  # a GPU-to-CPU edge: the CPU side gets a host copy
     if wire_dtype is not None:
         v = v.astype(tensor_type.as_numpy_dtype)
     return v

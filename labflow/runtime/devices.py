@@ -129,3 +129,10 @@ def make_local_devices(device_count: dict | None, job: str = "localhost", task: 
         out.append(Device(f"{prefix}/device:GPU:{i}", "GPU", i, cuda.cupy_module(), props["memory_limit"],
                           f"device: {i}, name: {props['name']}, compute capability: {cc[0]}.{cc[1]}"))
     return out
+
+
+def list_devices(config: Any = None) -> list[DeviceAttributes]:
+    """The devices a local session with `config` would have (TF's `device_lib.list_local_devices`)."""
+    counts = getattr(config, "device_count", None) if config is not None else None
+    return [DeviceAttributes(d.name, d.device_type, d.memory_limit, i + 1, d.description)
+            for i, d in enumerate(make_local_devices(counts))]

@@ -207,15 +207,18 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
     gpu = dev.device_type == "GPU"
     on_host = gpu and opdef.host_op
     args = []
+    nin = len(n.inputs)
+    # host_inputs may count from the end (-1: the axis after a variadic list, as in ConcatV2).
+    host_in = {h % nin for h in opdef.host_inputs} if nin else set()
     for j, (src, k) in enumerate(n.inputs):
         if src.out_dtypes[k].is_ref_dtype and j not in opdef.ref_inputs:
             e = f"_deref({var(src, k)})"
-            if on_host or j in opdef.host_inputs:
+            if on_host or j in host_in:
                 e = f"_host({e})" if gpu else e
         elif j in opdef.ref_inputs:
             e = var(src, k)
         else:
-            e = fetch_expr(src, k, "host" if (on_host or j in opdef.host_inputs) else "dev")
+            e = fetch_expr(src, k, "host" if (on_host or j in host_in) else "dev")
         args.append(e)
     if gpu:
         for k in range(len(n.out_dtypes)):

@@ -1,1 +1,37 @@
-"""`tf.train`: optimizers, global step, graph writing."""
+"""`tf.train`: optimizers, slots, the global step, graph writing."""
+
+from typing import Any as _Any
+
+from labflow.train import slot_creator  # noqa: F401
+from labflow.train.adagrad import AdagradOptimizer  # noqa: F401
+from labflow.train.adam import AdamOptimizer  # noqa: F401
+from labflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
+from labflow.train.meta_graph import export_meta_graph, import_meta_graph  # noqa: F401
+from labflow.train.momentum import MomentumOptimizer  # noqa: F401
+from labflow.train.optimizer import Optimizer  # noqa: F401
+from labflow.train.rmsprop import RMSPropOptimizer  # noqa: F401
+from labflow.train.saver import (  # noqa: F401
+    NewCheckpointReader,
+    Saver,
+    checkpoint_exists,
+    get_checkpoint_state,
+    latest_checkpoint,
+    list_variables,
+    load_variable,
+    update_checkpoint_state,
+)
+from labflow.train.training_util import (  # noqa: F401
+    assert_global_step,
+    create_global_step,
+    get_global_step,
+    get_or_create_global_step,
+    global_step,
+)
+
+
+def __getattr__(name: str) -> _Any:
+    # graph_io is imported on first use: `import labflow` must not depend on it.
+    if name == "write_graph":
+        from labflow.framework.graph_io import write_graph
+        return write_graph
+    raise AttributeError(f"module 'labflow.train' has no attribute '{name}'")

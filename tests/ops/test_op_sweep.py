@@ -36,7 +36,12 @@ def test_forward_and_static_shape(op_type, case, dtype, device):
     op_sweep.check_forward(op_type, case, dtype, device)
 
 
-@pytest.mark.parametrize("op_type,case", [p for p in _grad_params()])
+def _all_params():
+    for op_type, i, case in CASES:
+        yield pytest.param(op_type, case, id=f"{op_type}-{case.name or i}")
+
+
+@pytest.mark.parametrize("op_type,case", list(_all_params()))
 def test_forward_unknown_input_shapes(op_type, case):
     if not case.unknown_shapes:
         pytest.skip("case needs static input shapes")
