@@ -52,3 +52,16 @@ def device_properties(index: int) -> dict:
 
 def use_device(index: int) -> Any:
     return cupy_module().cuda.Device(index)
+
+
+def configure_memory(index: int, fraction: float = 0.0, allow_growth: bool = True) -> None:
+    """Maps TF's GPUOptions onto CuPy's memory pool.
+
+    `per_process_gpu_memory_fraction` caps the pool at that fraction of the device's memory.
+    CuPy's pool always grows on demand, which is TF's `allow_growth=True`; labflow never preallocates
+    the whole device (TF's default) because a notebook kernel rarely wants that.
+    """
+    cp = cupy_module()
+    if fraction and fraction > 0:
+        with cp.cuda.Device(index):
+            cp.get_default_memory_pool().set_limit(fraction=float(fraction))

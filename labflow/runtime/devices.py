@@ -112,27 +112,39 @@ class DeviceAttributes:
                 f"{self.incarnation})")
 
 
-def make_local_devices(device_count: dict | None, job: str = "localhost", task: int = 0) -> list[Device]:
-    """CPU:0..n-1 (n from device_count['CPU'], default 1) and GPU:i for each GPU CuPy sees (capped)."""
+def make_local_devices(device_count: dict | None, job: str = "localhost", task: int = 0,
+                       gpu_options: Any = None) -> list[Device]:
+    """CPU:0..n-1 (n from device_count['CPU'], default 1) and GPU:i for each GPU CuPy sees (capped).
+
+    `gpu_options` (TF's GPUOptions): `visible_device_list` picks and renumbers GPUs,
+    `per_process_gpu_memory_fraction` caps each GPU's CuPy memory pool.
+    """
     counts = {k.upper(): int(v) for k, v in (device_count or {}).items()}
     prefix = f"/job:{job}/replica:0/task:{task}"
     out = []
     for i in range(max(1, counts.get("CPU", 1))):
         out.append(Device(f"{prefix}/device:CPU:{i}", "CPU", i, np, 0, "numpy"))
     from labflow.backend import cuda
-    n_gpu = cuda.device_count()
+    physical = list(range(cuda.device_count()))
+    visible = getattr(gpu_options, "visible_device_list", "") if gpu_options is not None else ""
+    if visible:
+        physical = [int(v) for v in str(visible).split(",") if v.strip() and int(v) < len(physical)]
     if "GPU" in counts:
-        n_gpu = min(n_gpu, counts["GPU"])
-    for i in range(n_gpu):
-        props = cuda.device_properties(i)
+        physical = physical[:counts["GPU"]]
+    for i, phys in enumerate(physical):
+        props = cuda.device_properties(phys)
+        fraction = getattr(gpu_options, "per_process_gpu_memory_fraction", 0.0) if gpu_options else 0.0
+        cuda.configure_memory(phys, fraction)
         cc = props["compute_capability"]
-        out.append(Device(f"{prefix}/device:GPU:{i}", "GPU", i, cuda.cupy_module(), props["memory_limit"],
-                          f"device: {i}, name: {props['name']}, compute capability: {cc[0]}.{cc[1]}"))
+        limit = int(props["memory_limit"] * fraction) if fraction else props["memory_limit"]
+        out.append(Device(f"{prefix}/device:GPU:{i}", "GPU", phys, cuda.cupy_module(), limit,
+                          f"device: {phys}, name: {props['name']}, compute capability: {cc[0]}.{cc[1]}"))
     return out
 
 
 def list_devices(config: Any = None) -> list[DeviceAttributes]:
     """The devices a local session with `config` would have (TF's `device_lib.list_local_devices`)."""
     counts = getattr(config, "device_count", None) if config is not None else None
+    gpu = getattr(config, "gpu_options", None) if config is not None else None
     return [DeviceAttributes(d.name, d.device_type, d.memory_limit, i + 1, d.description)
-            for i, d in enumerate(make_local_devices(counts))]
+            for i, d in enumerate(make_local_devices(counts, gpu_options=gpu))]

@@ -48,7 +48,7 @@ class BaseSession:
         self._graph = graph if graph is not None else get_default_graph()
         self._config = config or ConfigProto()
         self._target = target
-        self._devices = make_local_devices(self._config.device_count)
+        self._devices = make_local_devices(self._config.device_count, gpu_options=self._config.gpu_options)
         self._cache: dict = {}
         self._closed = False
         self._lock = threading.Lock()
