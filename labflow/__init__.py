@@ -37,6 +37,7 @@ from labflow.ops.logging_ops import *
 from labflow.ops.math_ops import *
 from labflow.ops.random_ops import *
 from labflow.ops.state_ops import *
+from labflow.ops.summary_ops import *
 from labflow.ops.variable_scope import *
 from labflow.ops.variables import *
 
@@ -47,7 +48,7 @@ from labflow.framework.protos.config_pb2 import RunMetadata, RunOptions
 from labflow.framework.graph_io import import_graph_def
 from labflow.framework.proto_convert import make_ndarray, make_tensor_proto
 
-from labflow import compat, initializers, math, nn, random, train
+from labflow import compat, initializers, math, nn, random, summary, train
 
 __version__ = "0.1.0"
 

@@ -58,7 +58,15 @@ class Step:
 
 
 def _copy(v: Any) -> Any:
+    """A fetched value the user owns: arrays copied, 0-d results as NumPy scalars / bytes (like TF)."""
+    if getattr(v, "ndim", 1) == 0:
+        return v[()]
     return v.copy() if hasattr(v, "copy") else v
+
+
+def _scalar(v: Any) -> Any:
+    """0-d arrays are returned as NumPy scalars (or bytes for strings), as TF's Session.run does."""
+    return v[()] if type(v) is np.ndarray and v.ndim == 0 else v
 
 
 class CompiledPartition:
@@ -104,7 +112,8 @@ def compile_partition(part: Partition, traced: bool = False, index: int = 0) -> 
     dev = part.device
     xp = dev.xp
     nodes = part.nodes
-    g: dict[str, Any] = {"xp": xp, "_deref": deref, "_copy": _copy, "_np": np, "__builtins__": __builtins__}
+    g: dict[str, Any] = {"xp": xp, "_deref": deref, "_copy": _copy, "_scalar": _scalar, "_np": np,
+                         "__builtins__": __builtins__}
     if dev.device_type == "GPU":
         from labflow.backend import to_numpy
         g["_host"] = to_numpy
@@ -158,8 +167,7 @@ def compile_partition(part: Partition, traced: bool = False, index: int = 0) -> 
                 e = f"_deref({e})"
                 if gpu:
                     e = f"_host({e})"
-            if _may_alias_state(src, k):
-                e = f"_copy({e})"
+            e = f"_copy({e})" if _may_alias_state(src, k) else f"_scalar({e})"
             stmt = f"out[{n.attrs['index']}] = {e}"
         else:
             stmt = _node_call(i, n, dev, xp, g, var, last_use, fetch_expr, loc)

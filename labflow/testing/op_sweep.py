@@ -133,8 +133,9 @@ def check_forward(op_type: str, case: Case, dtype: _dt.DType, device: str | None
     assert len(got) == len(want), f"{op_type}: {len(got)} outputs, reference has {len(want)}"
     rtol, atol = _tol(dtype, case)
     for k, (o, gv, wv) in enumerate(zip(outs, got, want)):
-        gv = np.asarray(gv)
-        wv = np.asarray(wv)
+        # Scalar fetches come back as NumPy scalars / bytes, like TF: compare them as 0-d arrays.
+        gv = np.asarray(gv, dtype=object) if o.dtype.base_dtype == _dt.string else np.asarray(gv)
+        wv = np.asarray(wv, dtype=object) if o.dtype.base_dtype == _dt.string else np.asarray(wv)
         assert gv.dtype == np.dtype(o.dtype.base_dtype.as_numpy_dtype), (
             f"{op_type} output {k}: kernel returned dtype {gv.dtype}, op declares {o.dtype.name}")
         assert gv.shape == wv.shape, f"{op_type} output {k}: shape {gv.shape}, reference {wv.shape}"

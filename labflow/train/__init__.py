@@ -30,8 +30,10 @@ from labflow.train.training_util import (  # noqa: F401
 
 
 def __getattr__(name: str) -> _Any:
-    # graph_io is imported on first use: `import labflow` must not depend on it.
     if name == "write_graph":
         from labflow.framework.graph_io import write_graph
         return write_graph
+    if name in ("SummaryWriter", "summary_iterator"):
+        from labflow import summary
+        return summary.FileWriter if name == "SummaryWriter" else summary.summary_iterator
     raise AttributeError(f"module 'labflow.train' has no attribute '{name}'")
