@@ -8,7 +8,7 @@ LABFLOW_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export LABFLOW_DATA
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint protos bench gpu-check clean
+.PHONY: demo test lint protos bench gpu-check clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m labflow demo
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium (never a downloaded browser); installed when we are root.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: browser tests will skip"; }
+
+test: $(STAMP) browser-deps
 	$(PY) -m ruff check labflow tests benchmarks
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

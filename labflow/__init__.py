@@ -47,9 +47,15 @@ from labflow.runtime.session import InteractiveSession, Session, get_default_ses
 from labflow.framework.protos.config_pb2 import RunMetadata, RunOptions
 from labflow.framework.graph_io import import_graph_def
 from labflow.framework.proto_convert import make_ndarray, make_tensor_proto
+from labflow.ops.embedding_ops import dynamic_partition, dynamic_stitch
 
-from labflow import compat, initializers, math, nn, random, summary, train
+from labflow import compat, initializers, layers, losses, math, metrics, nn, random, summary, train
 
 __version__ = "0.1.0"
 
 _sys.modules[__name__ + ".compat.v1"] = _sys.modules[__name__]
+
+if "IPython" in _sys.modules:  # Jupyter/IPython: rich display of protobuf results, magics, re-run warning
+    from labflow import notebook as _notebook  # needs no ipywidgets
+
+    _notebook.install()

@@ -391,6 +391,10 @@ class Graph(ScopesMixin):
         if first_dt is not None:
             attrs.setdefault("T", first_dt)
 
+    def _repr_html_(self) -> str:
+        from labflow.notebook.repr import graph_html
+        return graph_html(self)
+
     def __repr__(self) -> str:
         return f"<labflow.Graph with {len(self._ops)} ops at {id(self):#x}>"
 

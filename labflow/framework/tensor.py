@@ -86,11 +86,8 @@ class Tensor:
         return f'Tensor("{self.name}", shape={self.get_shape()}, dtype={self._dtype.name}{dev})'
 
     def _repr_html_(self) -> str:
-        import html
-        return (f"<code>Tensor</code> <b>{html.escape(self.name)}</b> "
-                f"<code>{self._dtype.name}{html.escape(str(self.get_shape()))}</code> "
-                f"from op <code>{html.escape(self._op.type)}</code>"
-                + (f" on <code>{html.escape(self._op.device)}</code>" if self._op.device else ""))
+        from labflow.notebook.repr import tensor_html
+        return tensor_html(self)
 
     def __hash__(self) -> int:
         return id(self)
@@ -269,11 +266,8 @@ class Operation:
             return repr(self)
 
     def _repr_html_(self) -> str:
-        import html
-        ins = ", ".join(html.escape(t.name) for t in self._inputs)
-        return (f"<code>Operation</code> <b>{html.escape(self._name)}</b> "
-                f"(<code>{html.escape(self._type)}</code>)({ins})"
-                + (f" on <code>{html.escape(self._device)}</code>" if self._device else ""))
+        from labflow.notebook.repr import operation_html
+        return operation_html(self)
 
     def __hash__(self) -> int:
         return id(self)

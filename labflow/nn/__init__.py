@@ -1,7 +1,8 @@
 """`tf.nn`: neural-net ops (activations, softmax, cross-entropies, bias_add, l2_loss, dropout)."""
 
+from labflow.nn.impl import *  # noqa: F401,F403 - moments, batch_normalization, l2_normalize, xw_plus_b, ...
+from labflow.ops.conv_ops import *  # noqa: F401,F403 - conv2d (+ backprops, transpose), max/avg pooling
+from labflow.ops.embedding_ops import embedding_lookup  # noqa: F401
 from labflow.ops.math_ops import sigmoid, tanh  # noqa: F401 - TF exposes these under tf.nn as well
+from labflow.ops.nn_extra_ops import *  # noqa: F401,F403 - relu6, elu, leaky_relu, softplus, top_k, in_top_k
 from labflow.ops.nn_ops import *  # noqa: F401,F403
-from labflow.ops.nn_extra_ops import *  # noqa: F401,F403,E402 - relu6, elu, leaky_relu, softplus, top_k, in_top_k
-from labflow.ops.embedding_ops import embedding_lookup  # noqa: F401,E402
-from labflow.nn.impl import *  # noqa: F401,F403,E402 - moments, batch_normalization, l2_normalize, xw_plus_b, ...

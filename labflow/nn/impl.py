@@ -235,7 +235,7 @@ def sufficient_statistics(x: Any, axes: Any, shift: Any = None, keep_dims: Any =
             picked = array_ops.gather(shp, ax)
             counts = math_ops.cast(math_ops.reduce_prod(picked), base(x), name="count")
         if shift is not None:
-            shift = convert_to_tensor(shift, name="shift")
+            shift = convert_to_tensor(shift, dtype=base(x), name="shift")
             m_ss = math_ops.subtract(x, shift)
             v_ss = math_ops.squared_difference(x, shift)
         else:

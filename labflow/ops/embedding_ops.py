@@ -254,6 +254,14 @@ def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod", nam
 
 def _partitioned_lookup(g: Any, ps: list, ids: Tensor, np_: int, strategy: str, scope: str,
                         max_norm: Any) -> Tensor:
+    elem = TensorShape(None if dims(ps[0]) is None else dims(ps[0])[1:])
+    for p in ps[1:]:
+        pd = dims(p)
+        try:
+            elem = elem.merge_with(TensorShape(None if pd is None else pd[1:]))
+        except ValueError:
+            raise ValueError(f"embedding_lookup: the params must have the same shape after dimension 0, got "
+                             f"{ps[0].get_shape()} and {p.get_shape()}") from None
     flat_ids = array_ops.reshape(ids, [-1])
     idt = base(flat_ids)
     original = array_ops.range(array_ops.size(flat_ids))
@@ -284,14 +292,6 @@ def _partitioned_lookup(g: Any, ps: list, ids: Tensor, np_: int, strategy: str, 
         with g.colocate_with(p.op):
             results.append(array_ops.gather(p, pids))
     ret = dynamic_stitch(pindices, results, name=scope)
-    elem = TensorShape(None if dims(ps[0]) is None else dims(ps[0])[1:])
-    for p in ps[1:]:
-        pd = dims(p)
-        try:
-            elem = elem.merge_with(TensorShape(None if pd is None else pd[1:]))
-        except ValueError:
-            raise ValueError(f"embedding_lookup: the params must have the same shape after dimension 0, got "
-                             f"{ps[0].get_shape()} and {p.get_shape()}") from None
     if elem.is_fully_defined():
         elem_d: Any = convert_to_tensor(np.array(elem.as_list(), np.int32))
     else:

@@ -368,7 +368,7 @@ def in_top_k(predictions: Any, targets: Any, k: Any, name: str | None = None) ->
     Returns:
         A bool Tensor of shape [batch].
     """
-    with name_scope(name, "in_top_k") as scope:
+    with name_scope(name, "in_top_k"):
         p = convert_to_tensor(predictions, name="predictions")
         t = convert_to_tensor(targets, dtype_hint=_dt.int32, name="targets")
         kt = convert_to_tensor(k, dtype=base(t), name="k")

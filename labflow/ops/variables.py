@@ -312,10 +312,8 @@ class Variable:
         return f"<tf.Variable '{self.name}' shape={shp} dtype={self.dtype.name}>"
 
     def _repr_html_(self) -> str:
-        import html
-        return (f"<code>Variable</code> <b>{html.escape(self.name)}</b> "
-                f"<code>{self.dtype.base_dtype.name}{html.escape(str(self.shape))}</code>"
-                + (f" on <code>{html.escape(self.device)}</code>" if self.device else ""))
+        from labflow.notebook.repr import variable_html
+        return variable_html(self)
 
     def __iter__(self):
         raise TypeError("'Variable' object is not iterable.")

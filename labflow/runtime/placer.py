@@ -130,8 +130,13 @@ def _candidates(members: list[Operation], devices: list[Device], allow_soft_plac
 
 
 def place(ops: list[Operation], devices: list[Device], allow_soft_placement: bool = False,
-          default_device: str = "") -> tuple[dict[Operation, Device], list[Placement]]:
+          default_device: str = "", pinned: dict[str, Device] | None = None
+          ) -> tuple[dict[Operation, Device], list[Placement]]:
     """Assigns each op a Device; returns the map and the decisions in op order.
+
+    `pinned` maps names of stateful ops to the device an earlier step of the same session gave them:
+    a variable must stay where its value lives (TF's stateful placements), so its whole colocation
+    group follows it.
 
     Raises:
         InvalidArgumentError: a constraint no device satisfies, or colocated ops with conflicting
@@ -158,7 +163,12 @@ def place(ops: list[Operation], devices: list[Device], allow_soft_placement: boo
     group_of = {op: uf.find(op) for op in ops}
     candidates: dict[Operation, tuple[list[Device], str, str]] = {}
     for root, members in groups.items():
-        candidates[root] = _candidates(members, devices, allow_soft_placement, default_device)
+        fixed = next((pinned[m.name] for m in members if pinned and m.name in pinned), None)
+        if fixed is not None:
+            candidates[root] = ([fixed], fixed.name, "stateful: kept where an earlier step of this session "
+                                "placed it")
+        else:
+            candidates[root] = _candidates(members, devices, allow_soft_placement, default_device)
 
     # Greedy simulation (the TF whitepaper's placer): walk nodes in dependency order; a group whose
     # constraints leave several devices goes where its first node would finish earliest.

@@ -38,6 +38,8 @@ def prune(fetch_tensors: list[Tensor], targets: list[Operation], feeds: set[Tens
                 parent[p] = op
                 stack.append(p)
         for c in op._control_inputs:
+            if c._outputs and all(t in feeds for t in c._outputs):
+                continue  # a fed op has "run": its value came from the feed (TF's rule)
             if c not in parent:
                 parent[c] = op
                 stack.append(c)

@@ -56,6 +56,7 @@ class BaseSession:
         self._last_placements: list = []
         self._last_transfer = {"bytes": 0, "tensors": 0}
         self._tracer: _Tracer | None = None
+        self._stateful_placements: dict = {}
         self._default_ctx: list = []
 
     # -- properties -----------------------------------------------------------------------------------
@@ -193,7 +194,11 @@ class BaseSession:
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
         order = prune.prune(fetch_tensors, targets, feeds)
-        placement, decisions = placer.place(order, self._devices, self._config.allow_soft_placement)
+        placement, decisions = placer.place(order, self._devices, self._config.allow_soft_placement,
+                                            pinned=self._stateful_placements)
+        for op, dev in placement.items():
+            if op._opdef.stateful:
+                self._stateful_placements.setdefault(op.name, dev)
         self._last_placements = decisions
         if self._config.log_device_placement:
             for d in decisions:
@@ -303,6 +308,10 @@ class BaseSession:
                 raise TypeError(f"Callable expects {len(feed_list)} feed values, got {len(args)}")
             return self.run(fetches, dict(zip(feed_list, args)) if feed_list else None, **kwargs)
         return call
+
+    def _repr_html_(self) -> str:
+        from labflow.notebook.repr import session_html
+        return session_html(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -6,6 +6,14 @@ from labflow.train import slot_creator  # noqa: F401
 from labflow.train.adagrad import AdagradOptimizer  # noqa: F401
 from labflow.train.adam import AdamOptimizer  # noqa: F401
 from labflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
+from labflow.train.learning_rate_decay import (  # noqa: F401
+    cosine_decay,
+    exponential_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
+)
 from labflow.train.meta_graph import export_meta_graph, import_meta_graph  # noqa: F401
 from labflow.train.momentum import MomentumOptimizer  # noqa: F401
 from labflow.train.optimizer import Optimizer  # noqa: F401

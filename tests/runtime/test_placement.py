@@ -111,3 +111,18 @@ def test_fp16_on_the_wire_halves_bytes_and_widens_back():
     assert v32.dtype == np.float32 and v16.dtype == np.float32
     assert bytes16 * 2 == bytes32 == 4000
     np.testing.assert_allclose(v16, v32, rtol=1e-3)
+
+
+def test_variables_stay_on_their_device_across_steps():
+    x = tf.placeholder(tf.float32, [None, 4])
+    W = tf.Variable(tf.zeros([4, 2]), name="W")
+    b = tf.Variable(tf.zeros([2]), name="b")
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(tf.matmul(x, W) + b))
+    with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+        sess.run(tf.global_variables_initializer())
+        first = _placed(sess)
+        sess.run(train, {x: np.ones((3, 4))})  # a different step: must find W and b initialized
+        second = _placed(sess)
+        np.testing.assert_allclose(sess.run(b), [-0.3, -0.3])
+    assert first["W"].device == second["W"].device and first["b"].device == second["b"].device
+    assert "stateful" in second["W"].reason

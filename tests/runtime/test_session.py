@@ -226,3 +226,13 @@ def test_placement_log_is_data():
         sess.run(a)
         (p,) = sess.placements()
     assert p.node == "a" and p.device.endswith("CPU:0") and p.reason
+
+
+def test_control_dependency_on_a_fed_placeholder_is_satisfied_by_the_feed():
+    x = tf.placeholder(tf.float32, [None])
+    with tf.control_dependencies([x]):
+        y = tf.constant(1.0) + 1
+    with tf.Session() as sess:
+        assert sess.run(y, {x: [1.0]}) == 2.0
+        with pytest.raises(tf.errors.InvalidArgumentError, match="must feed"):
+            sess.run(y)

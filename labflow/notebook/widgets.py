@@ -1,0 +1,193 @@
+"""ipywidgets versions of the views, with their state synced from Python (the ONLY ipywidgets import).
+
+    w = GraphView(graph).widget()      # or widget_for(view)
+    w.view.expand("layer1")            # the widget redraws
+    w.search.value = "MatMul"          # the view highlights (as typing in the box does)
+
+The drawing is the same static SVG as the HTML view, computed in Python for exactly the state the
+controls ask for (so any combination of expanded scopes works, not only pre-rendered ones), shown
+in an `ipywidgets.HTML`. New views register a widget class in `_WIDGETS`.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from typing import Any
+
+try:
+    import ipywidgets as W
+    import traitlets
+except ImportError as e:  # pragma: no cover - exercised by the no-ipywidgets test
+    raise ImportError("labflow's notebook widgets need ipywidgets: pip install 'labflow[notebook]' (or "
+                      "ipywidgets>=8). The views display without it: just show the view itself.") from e
+
+from labflow.notebook.svg import legend_svg
+from labflow.notebook.timeline_view import TimelineView
+from labflow.notebook.views import GraphView, PlacementView, short_device
+
+_CANVAS = W.Layout(overflow="auto", max_height="680px", border="1px solid #ddd")
+
+
+def _scaled(svg: str, zoom: float) -> str:
+    """The SVG with its width/height attributes scaled (its viewBox stays: a zoom)."""
+    def f(m: Any) -> str:
+        return f'{m.group(1)}="{float(m.group(2)) * zoom:.0f}"'
+    head, sep, rest = svg.partition(">")
+    return re.sub(r'\b(width|height)="([\d.]+)"', f, head, count=2) + sep + rest
+
+
+class GraphWidget(W.VBox):
+    """Controls (search, scope expand/collapse, hidden subgraphs, zoom) around a GraphView's SVG."""
+
+    expanded = traitlets.List(traitlets.Unicode())
+    query = traitlets.Unicode("")
+
+    def __init__(self, view: GraphView, **kwargs: Any):
+        self.view = view
+        self.search = W.Text(placeholder="search ops", description="find", layout=W.Layout(width="260px"))
+        self.matches = W.Dropdown(options=[], description="match", layout=W.Layout(width="360px"))
+        self.scope = W.Dropdown(options=self._scope_options(), description="scope", layout=W.Layout(width="360px"))
+        self.expand_button = W.Button(description="expand", icon="plus-square-o", layout=W.Layout(width="90px"))
+        self.collapse_button = W.Button(description="collapse", icon="minus-square-o", layout=W.Layout(width="90px"))
+        self.all_button = W.Button(description="expand all", layout=W.Layout(width="95px"))
+        self.none_button = W.Button(description="collapse all", layout=W.Layout(width="95px"))
+        cats = ("gradients", "init", "save", "summaries")
+        self.show = {c: W.Checkbox(value=c not in view.hide, description=c, indent=False,
+                                   layout=W.Layout(width="110px")) for c in cats}
+        self.zoom = W.FloatLogSlider(value=1.0, base=2, min=-3, max=2, step=0.25, description="zoom",
+                                     readout_format=".2f")
+        self.canvas = W.HTML(layout=_CANVAS)
+        self.details = W.HTML()
+        self.legend = W.HTML()
+        rows = [W.HBox([self.search, self.matches]),
+                W.HBox([self.scope, self.expand_button, self.collapse_button, self.all_button, self.none_button]),
+                W.HBox([W.Label("show:"), *self.show.values(), self.zoom]),
+                self.canvas, self.legend, self.details]
+        super().__init__(rows + self._extra_rows(), **kwargs)
+        self.expand_button.on_click(lambda _: self.scope.value and view.expand(self.scope.value))
+        self.collapse_button.on_click(lambda _: self.scope.value and view.collapse(self.scope.value))
+        self.all_button.on_click(lambda _: view.expand("*"))
+        self.none_button.on_click(lambda _: view.collapse())
+        self.search.observe(lambda ch: setattr(self, "query", ch["new"]), "value")
+        self.matches.observe(self._on_match, "value")
+        self.zoom.observe(lambda ch: self.render(), "value")
+        for box in self.show.values():
+            box.observe(self._on_show, "value")
+        me = weakref.ref(self)  # a closed, forgotten widget must not be kept alive by its view
+        view.on_change(lambda v: me() is not None and me().render())
+        self.render()
+
+    def _extra_rows(self) -> list:
+        return []
+
+    def _scope_options(self) -> list:
+        return [("(choose a scope)", "")] + [(s + "/", s) for s in self.view.scopes]
+
+    @traitlets.observe("query")
+    def _on_query(self, change: dict) -> None:
+        if self.search.value != change["new"]:
+            self.search.value = change["new"]
+        hits = self.view.search(change["new"], reveal=False) if change["new"] else []
+        if not change["new"]:
+            self.view.highlight = frozenset()
+            self.render()
+        self.matches.options = [(h, h) for h in hits[:200]]
+
+    @traitlets.observe("expanded")
+    def _on_expanded(self, change: dict) -> None:
+        new = set(change["new"])
+        if new != self.view.expanded:
+            self.view.expanded = set()
+            self.view.expand(*new) if new else self.view.collapse()
+
+    def _on_match(self, change: dict) -> None:
+        name = change["new"]
+        if not name:
+            return
+        g = self.view.tree.group.get(name, "")
+        if g and not set(self.view.tree.ancestors(g)) <= self.view.expanded:
+            self.view.expand(g)
+        self.details.value = self.view.details_html(name)
+
+    def _on_show(self, change: dict) -> None:
+        cats = ("gradients", "init", "save", "summaries")
+        others = [h for h in self.view.hide if h not in cats]
+        self.view.set_hide([c for c in cats if not self.show[c].value] + others)
+        self.scope.options = self._scope_options()
+
+    def render(self) -> None:
+        """Redraws from the view's current state (called on every change of the view)."""
+        v = self.view
+        exp = sorted(v.expanded)
+        if exp != list(self.expanded):
+            self.expanded = exp
+        head = f'<div style="font-size:12px;color:#333">{v._head()}</div>'
+        self.canvas.value = head + _scaled(v.svg(), self.zoom.value)
+        self.legend.value = legend_svg(v.legend())
+
+
+class PlacementWidget(GraphWidget):
+    """GraphWidget coloured by device, with a device filter and the placement table."""
+
+    def __init__(self, view: PlacementView, **kwargs: Any):
+        self.device = W.Dropdown(options=[("(highlight a device)", "")] + [(short_device(d), d) for d in view.devices],
+                                 description="device", layout=W.Layout(width="360px"))
+        self.table = W.HTML()
+        super().__init__(view, **kwargs)
+        self.device.observe(self._on_device, "value")
+
+    def _extra_rows(self) -> list:
+        return [self.device, self.table]
+
+    def _on_device(self, change: dict) -> None:
+        d = change["new"]
+        v = self.view
+        v.highlight = frozenset(n for n in v.tree.group if d and v.device_of_op.get(n) == d)
+        self.render()
+
+    def render(self) -> None:
+        super().render()
+        self.table.value = self.view._below()
+
+
+class TimelineWidget(W.VBox):
+    """A TimelineView with a time-axis width slider, the totals table and a save-to-file control."""
+
+    def __init__(self, view: TimelineView, **kwargs: Any):
+        self.view = view
+        self.width = W.IntSlider(value=view.width, min=300, max=8000, step=100, description="width")
+        self.path = W.Text(value="timeline.json", description="trace file")
+        self.save_button = W.Button(description="save Chrome trace", icon="download")
+        self.status = W.HTML()
+        self.canvas = W.HTML(layout=_CANVAS)
+        self.totals = W.HTML()
+        super().__init__([W.HTML(f"<b>Timeline</b>: {view.summary()}"), self.width,
+                          self.canvas, self.totals, W.HBox([self.path, self.save_button, self.status])], **kwargs)
+        self.width.observe(lambda ch: self.render(), "value")
+        self.save_button.on_click(lambda _: self._save())
+        self.render()
+
+    def _save(self) -> None:
+        p = self.view.save(self.path.value)
+        self.status.value = f"wrote <code>{p}</code>"
+
+    def render(self) -> None:
+        self.view.width = self.width.value
+        self.canvas.value = self.view.svg()
+        self.totals.value = self.view.totals_html()
+
+
+_WIDGETS: list[tuple[type, type]] = [(PlacementView, PlacementWidget), (GraphView, GraphWidget),
+                                     (TimelineView, TimelineWidget)]
+
+
+def widget_for(view: Any) -> W.Widget:
+    """The widget for a view (the first registered class the view is an instance of)."""
+    for cls, wcls in _WIDGETS:
+        if isinstance(view, cls):
+            return wcls(view)
+    raise TypeError(f"No widget for {type(view).__name__}.")
+
+
+__all__ = ["GraphWidget", "PlacementWidget", "TimelineWidget", "widget_for"]

@@ -1,0 +1,241 @@
+"""Array kernels for convolution and pooling: im2col by strided views + one GEMM per cache-sized chunk.
+
+Everything here takes `xp` (numpy or cupy) and NHWC arrays, and is called by the op kernels in
+conv_ops.py after the shape functions checked the geometry. No Python loop runs over pixels or batch
+items one at a time: loops are over batch *chunks* (so the lowered matrix stays in cache; BLAS runs
+about twice as fast on a 3 MB lowered block as on a 30 MB one) and over the KH*KW kernel offsets.
+
+The lowered ("im2col") matrix comes in two layouts, picked by which copy has longer contiguous runs:
+  rows: [M, KH*KW*C] with M = n*OH*OW; each row copies KH runs of KW*C contiguous values (when the
+        dilation along W is 1), good for C >= 8 or so;
+  cols: [KH*KW*C, M], copied as KH*KW*C planes whose inner runs are OW long (stride 1 along W);
+        good for C == 1 (the first layer of an image model), where the rows layout copies 5-value runs.
+Either way the GEMM reads the lowered block with the K dimension contiguous or transposed, which
+BLAS takes without a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# Bytes of lowered matrix per chunk (CPU). Measured on the Deep MNIST shapes (benchmarks/conv_micro.py):
+# 2-4 MB blocks run the GEMM at ~2x the speed of one 30 MB block; much smaller blocks lose to per-call cost.
+CHUNK_BYTES = 3 << 20
+# Input channels from which a stride-1 input gradient runs as a transposed convolution (see
+# conv2d_backprop_input); measured: 5x5, C=32, F=64 is ~2x faster than col2im, C=1, F=32 ~6x slower.
+TCONV_MIN_CHANNELS = 8
+# Below this many output rows per GEMM a chunk is grown regardless of CHUNK_BYTES (BLAS needs some M).
+MIN_ROWS = 256
+
+
+def window_geometry(size: int, k: int, stride: int, dilation: int, padding: str,
+                    explicit: tuple[int, int] = (0, 0)) -> tuple[int, int, int]:
+    """TF's output size and padding for one spatial dim: (out, pad_before, pad_after).
+
+    VALID: out = ceil((size - eff + 1) / stride); SAME: out = ceil(size / stride), with the odd pad
+    element at the end (bottom/right), as TF does. eff = (k - 1) * dilation + 1. The caller checked
+    that VALID sizes are not negative.
+    """
+    eff = (k - 1) * dilation + 1
+    if padding == "VALID":
+        return (size - eff + stride) // stride, 0, 0
+    if padding == "SAME":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + eff - size, 0)
+        return out, total // 2, total - total // 2
+    pb, pa = explicit
+    return (size + pb + pa - eff) // stride + 1, pb, pa
+
+
+def upcast(xp: Any, *arrays: Any) -> list:
+    # Half types have no BLAS: compute in float32 and cast the result back once.
+    return [a.astype(xp.float32) if a.dtype.itemsize < 4 else a for a in arrays]
+
+
+def _chunk(xp: Any, n: int, rows_per_item: int, row_bytes: int) -> int:
+    """Batch items per chunk: the lowered block near CHUNK_BYTES (CPU); everything at once on a GPU."""
+    if xp is not np:
+        return max(n, 1)
+    by_bytes = CHUNK_BYTES // max(rows_per_item * row_bytes, 1)
+    by_rows = -(-MIN_ROWS // max(rows_per_item, 1))
+    return int(min(max(by_bytes, by_rows, 1), max(n, 1)))
+
+
+def pad_hw(xp: Any, x: Any, pads: tuple, value: float = 0) -> Any:
+    """x [N,H,W,C] padded along H and W by ((top, bottom), (left, right)); x itself when no padding."""
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    n, h, w, c = x.shape
+    out = xp.empty((n, h + pt + pb, w + pl + pr, c), dtype=x.dtype)
+    # Fill only the border (the interior is overwritten right after).
+    if pt:
+        out[:, :pt] = value
+    if pb:
+        out[:, h + pt:] = value
+    if pl:
+        out[:, pt:h + pt, :pl] = value
+    if pr:
+        out[:, pt:h + pt, w + pl:] = value
+    out[:, pt:h + pt, pl:w + pl] = x
+    return out
+
+
+def _use_cols(c: int) -> bool:
+    # One channel: the rows layout would copy runs of only KW values; the cols layout copies whole
+    # output rows. From C = 3 on, the rows layout measured faster (benchmarks/conv_micro.py).
+    return c == 1
+
+
+def _lowered_view(xp: Any, xpad: Any, oh: int, ow: int, kh: int, kw: int, strides: tuple, dil: tuple,
+                  cols: bool) -> Any:
+    """A strided view of the padded input: rows [N,OH,OW,KH,KW,C] or cols [KH,KW,C,N,OH,OW]."""
+    sn, sh, sw, sc = xpad.strides
+    n, c = xpad.shape[0], xpad.shape[3]
+    st = xp.lib.stride_tricks
+    if cols:
+        return st.as_strided(xpad, (kh, kw, c, n, oh, ow),
+                             (sh * dil[0], sw * dil[1], sc, sn, sh * strides[0], sw * strides[1]))
+    return st.as_strided(xpad, (n, oh, ow, kh, kw, c),
+                         (sn, sh * strides[0], sw * strides[1], sh * dil[0], sw * dil[1], sc))
+
+
+def _lowered_chunks(xp: Any, x: Any, oh: int, ow: int, kh: int, kw: int, strides: tuple, dil: tuple,
+                    pads: tuple):
+    """Yields (n0, b, A): A is the [b*OH*OW, KH*KW*C] lowered matrix of batch items n0..n0+b (a
+    transposed view of a [K, M] block in the cols layout). One buffer serves every chunk; padding is
+    applied per chunk into a zero-bordered buffer, so no padded copy of the whole input is made."""
+    n, h, w, c = x.shape
+    k = kh * kw * c
+    (pt, pb), (pl, pr) = pads
+    cols = _use_cols(c)
+    nb = _chunk(xp, n, oh * ow, k * x.itemsize)
+    buf = xp.empty(nb * oh * ow * k, dtype=x.dtype)
+    padded = bool(pt or pb or pl or pr)
+    if padded:
+        pbuf = xp.zeros((min(nb, n), h + pt + pb, w + pl + pr, c), dtype=x.dtype)
+    for n0 in range(0, n, nb):
+        b = min(nb, n - n0)
+        m = b * oh * ow
+        if padded:
+            src = pbuf[:b]
+            src[:, pt:pt + h, pl:pl + w] = x[n0:n0 + b]  # the zero border is never written
+        else:
+            src = x[n0:n0 + b]
+        view = _lowered_view(xp, src, oh, ow, kh, kw, strides, dil, cols)
+        if cols:
+            lo = buf[:m * k].reshape(kh, kw, c, b, oh, ow)
+            xp.copyto(lo, view)
+            yield n0, b, lo.reshape(k, m).T
+        else:
+            lo = buf[:m * k].reshape(b, oh, ow, kh, kw, c)
+            xp.copyto(lo, view)
+            yield n0, b, lo.reshape(m, k)
+
+
+def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple) -> Any:
+    """Cross-correlation of x [N,H,W,C] with w [KH,KW,C,F] (TF's Conv2D), NHWC out, x's dtype."""
+    dtype = x.dtype
+    x, w = upcast(xp, x, w)
+    n, h, wd, c = x.shape
+    kh, kw, _, f = w.shape
+    (pt, pb), (pl, pr) = pads
+    oh = (h + pt + pb - (kh - 1) * dil[0] - 1) // strides[0] + 1
+    ow = (wd + pl + pr - (kw - 1) * dil[1] - 1) // strides[1] + 1
+    k = kh * kw * c
+    out = xp.empty((n, oh, ow, f), dtype=x.dtype)
+    if out.size == 0:
+        return out.astype(dtype, copy=False)
+    if k == 0:
+        out[...] = 0
+        return out.astype(dtype, copy=False)
+    wm = w.reshape(k, f)
+    if kh == kw == 1 and strides == (1, 1) and not (pt or pb or pl or pr):
+        xp.matmul(x.reshape(-1, c), wm, out=out.reshape(-1, f))  # 1x1 conv: the input is the lowered matrix
+        return out.astype(dtype, copy=False)
+    for n0, b, a in _lowered_chunks(xp, x, oh, ow, kh, kw, strides, dil, pads):
+        xp.matmul(a, wm, out=out[n0:n0 + b].reshape(b * oh * ow, f))
+    return out.astype(dtype, copy=False)
+
+
+def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tuple, dil: tuple,
+                           pads: tuple) -> Any:
+    """d(loss)/d(filter) [KH,KW,C,F] = lowered(x)^T @ dy, accumulated over batch chunks."""
+    dtype = x.dtype
+    x, dy = upcast(xp, x, dy)
+    n, h, wd, c = x.shape
+    kh, kw, _, f = fshape
+    _, oh, ow, _ = dy.shape
+    k = kh * kw * c
+    if n * oh * ow == 0 or k * f == 0:
+        return xp.zeros(fshape, dtype=dtype)
+    # Accumulated as [F, K] = dy^T @ lowered: measured faster than lowered^T @ dy (the long M
+    # dimension is the reduction either way; this orientation packs the small dy^T panel once).
+    acc = xp.empty((f, k), dtype=x.dtype)
+    part = None
+    for n0, b, a in _lowered_chunks(xp, x, oh, ow, kh, kw, strides, dil, pads):
+        g = dy[n0:n0 + b].reshape(b * oh * ow, f).T
+        if n0 == 0:
+            xp.matmul(g, a, out=acc)
+        else:
+            part = xp.empty((f, k), dtype=x.dtype) if part is None else part
+            xp.matmul(g, a, out=part)
+            acc += part
+    return xp.ascontiguousarray(acc.T).reshape(fshape).astype(dtype, copy=False)
+
+
+def conv2d_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tuple, dil: tuple,
+                          pads: tuple) -> Any:
+    """d(loss)/d(input) [N,H,W,C] of a Conv2D, from dy [N,OH,OW,F] and w [KH,KW,C,F]."""
+    dtype = dy.dtype
+    dy, w = upcast(xp, dy, w)
+    n, h, wd, c = xshape
+    kh, kw, _, f = w.shape
+    _, oh, ow, _ = dy.shape
+    (pt, pb), (pl, pr) = pads
+    if n * h * wd * c == 0 or oh * ow * f == 0 or kh * kw == 0:
+        return xp.zeros(xshape, dtype=dtype)
+    ekh, ekw = (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1
+    tpads = ((ekh - 1 - pt, h + pt - oh), (ekw - 1 - pl, wd + pl - ow))
+    if strides == (1, 1) and c >= TCONV_MIN_CHANNELS and min(tpads[0] + tpads[1]) >= 0:
+        # Stride 1: the input gradient is the forward conv of dy with the kernel flipped in space and
+        # its in/out channels swapped (a "full" correlation); it reuses the chunked forward path. With
+        # few input channels that GEMM is nearly a matrix-vector product over a lowered dy KH*KW*F
+        # wide, and col2im (GEMM to KH*KW*C columns, then KH*KW slice adds) is far cheaper.
+        wt = xp.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+        return conv2d(xp, dy, wt, (1, 1), dil, tpads).astype(dtype, copy=False)
+    return _col2im_backprop_input(xp, dy, w, xshape, strides, dil, pads).astype(dtype, copy=False)
+
+
+def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tuple, dil: tuple,
+                           pads: tuple) -> Any:
+    # General strides: one GEMM per chunk to the lowered gradient, then KH*KW strided adds into a
+    # padded input gradient (each add touches distinct positions, so overlapping windows sum right).
+    n, h, wd, c = xshape
+    kh, kw, _, f = w.shape
+    _, oh, ow, _ = dy.shape
+    (pt, pb), (pl, pr) = pads
+    sh, sw = strides
+    k = kh * kw * c
+    hp = max(h + pt + pb, (oh - 1) * sh + (kh - 1) * dil[0] + 1)
+    wp = max(wd + pl + pr, (ow - 1) * sw + (kw - 1) * dil[1] + 1)
+    dxp = xp.zeros((n, hp, wp, c), dtype=dy.dtype)
+    wmt = w.reshape(k, f).T
+    nb = _chunk(xp, n, oh * ow, k * dy.itemsize)
+    buf = xp.empty(nb * oh * ow * k, dtype=dy.dtype)
+    for n0 in range(0, n, nb):
+        b = min(nb, n - n0)
+        m = b * oh * ow
+        lo = buf[:m * k].reshape(m, k)
+        xp.matmul(dy[n0:n0 + b].reshape(m, f), wmt, out=lo)
+        lo = lo.reshape(b, oh, ow, kh, kw, c)
+        d = dxp[n0:n0 + b]
+        for i in range(kh):
+            r0 = i * dil[0]
+            for j in range(kw):
+                c0 = j * dil[1]
+                d[:, r0:r0 + (oh - 1) * sh + 1:sh, c0:c0 + (ow - 1) * sw + 1:sw] += lo[:, :, :, i, j]
+    return xp.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + wd])
+
