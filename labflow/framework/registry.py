@@ -87,6 +87,7 @@ class OpDef:
         self.kernel_attrs = _accepted_attrs(kernel, self.attrs)
         self.host_inputs: frozenset = frozenset()
         self.host_op = False
+        self.host_outputs = False
         self.session_constant = False
 
     # -- decorators -------------------------------------------------------------------------------
@@ -153,13 +154,15 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
        needs_ctx: bool = False, ref_inputs: Sequence[int] = (), devices: Sequence[str] = ("CPU", "GPU"),
        not_differentiable: bool = False, output_names: Sequence[str] | None = None,
        needs_step: bool = False, xp_fn: str | None = None, host_inputs: Sequence[int] = (),
-       host_op: bool = False, session_constant: bool = False) -> Callable:
+       host_op: bool = False, host_outputs: bool = False, session_constant: bool = False) -> Callable:
     """Declares an op type; decorates its generic kernel `fn(xp, *inputs, **attrs)`.
 
     `needs_step`: the kernel also takes `step=` (the running step: rendezvous, cancellation, tracing).
     `xp_fn`: the kernel is exactly `getattr(xp, xp_fn)(*inputs)` (bound directly, saving a call).
     `host_inputs`: inputs the kernel reads on the host even on a GPU (shapes, axes: TF's HostMemory).
     `host_op`: the whole op runs on host (NumPy) values on any device (shape arithmetic).
+    `host_outputs`: the kernel runs with NumPy and its outputs stay on the host, but its inputs are
+        passed where they live (Shape/Size/Rank only read `.shape` of a device array).
     `session_constant`: the kernel takes no inputs and its result depends only on attrs and the
         session's resources (e.g. VariableV2 returns the variable's storage object): the executor
         calls it once when compiling the plan and binds the result.
@@ -180,6 +183,7 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
                   output_names, needs_step, xp_fn)
         d.host_inputs = frozenset(host_inputs)
         d.host_op = host_op
+        d.host_outputs = host_outputs or host_op
         d.session_constant = session_constant
         _REGISTRY[name] = d
         return d

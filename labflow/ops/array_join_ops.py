@@ -77,7 +77,7 @@ def _concat_shape(ins, attrs):
 
 
 @op("ConcatV2", inputs=("*values", "axis"), attrs={"N": None, "Tidx": None}, types=ALL_TYPES,
-    type_inputs=("values",), shape=_concat_shape)
+    type_inputs=("values",), shape=_concat_shape, host_inputs=(-1,))
 def concat_kernel(xp, *args):
     return xp.concatenate(args[:-1], axis=_int(args[-1]))
 

@@ -241,7 +241,8 @@ def _shape_shape(ins, attrs):
     return attrs["out_type"], (None if d is None else len(d),)
 
 
-@op("Shape", inputs=("input",), attrs={"out_type": _dt.int32}, shape=_shape_shape, not_differentiable=True)
+@op("Shape", inputs=("input",), attrs={"out_type": _dt.int32}, shape=_shape_shape, not_differentiable=True,
+    host_outputs=True)
 def shape_kernel(xp, input, *, out_type):
     return xp.asarray(input.shape, dtype=out_type.as_numpy_dtype)
 
@@ -436,7 +437,8 @@ def _size_shape(ins, attrs):
     return attrs["out_type"], ()
 
 
-@op("Size", inputs=("input",), attrs={"out_type": _dt.int32}, shape=_size_shape, not_differentiable=True)
+@op("Size", inputs=("input",), attrs={"out_type": _dt.int32}, shape=_size_shape, not_differentiable=True,
+    host_outputs=True)
 def size_kernel(xp, input, *, out_type):
     return xp.asarray(input.size, dtype=out_type.as_numpy_dtype)
 
@@ -451,7 +453,7 @@ def _rank_shape(ins, attrs):
     return _dt.int32, ()
 
 
-@op("Rank", inputs=("input",), shape=_rank_shape, not_differentiable=True)
+@op("Rank", inputs=("input",), shape=_rank_shape, not_differentiable=True, host_outputs=True)
 def rank_kernel(xp, input):
     return xp.asarray(input.ndim, dtype=np.int32)
 

@@ -245,7 +245,7 @@ def _backprop_input_shape(ins, attrs):
 
 
 @op("Conv2DBackpropInput", inputs=("input_sizes", "filter", "out_backprop"), attrs=_OP_ATTRS,
-    types=FLOAT_TYPES, type_inputs=("filter", "out_backprop"), shape=_backprop_input_shape)
+    types=FLOAT_TYPES, type_inputs=("filter", "out_backprop"), shape=_backprop_input_shape, host_inputs=(0,))
 def conv2d_backprop_input_kernel(xp, input_sizes, filter, out_backprop, *, strides, padding,
                                  explicit_paddings, data_format, dilations):
     xs = to_nhwc(tuple(int(v) for v in input_sizes), data_format)
@@ -273,7 +273,7 @@ def _backprop_filter_shape(ins, attrs):
 
 
 @op("Conv2DBackpropFilter", inputs=("input", "filter_sizes", "out_backprop"), attrs=_OP_ATTRS,
-    types=FLOAT_TYPES, type_inputs=("input", "out_backprop"), shape=_backprop_filter_shape)
+    types=FLOAT_TYPES, type_inputs=("input", "out_backprop"), shape=_backprop_filter_shape, host_inputs=(1,))
 def conv2d_backprop_filter_kernel(xp, input, filter_sizes, out_backprop, *, strides, padding,
                                   explicit_paddings, data_format, dilations):
     fs = tuple(int(v) for v in filter_sizes)

@@ -386,7 +386,7 @@ def _bga_shape(ins, attrs):
 
 
 @op("BroadcastGradientArgs", inputs=("s0", "s1"), types=INDEX_TYPES, shape=_bga_shape, outputs=2,
-    not_differentiable=True, output_names=("r0", "r1"))
+    not_differentiable=True, output_names=("r0", "r1"), host_op=True)
 def broadcast_gradient_args_kernel(xp, s0, s1):
     # Shapes are tiny host-side vectors: plain Python is the fast path here.
     dt = s0.dtype
@@ -412,7 +412,8 @@ def _broadcast_to_shape(ins, attrs):
     return base(x), target
 
 
-@op("BroadcastTo", inputs=("input", "shape"), attrs={"Tidx": _dt.int32}, shape=_broadcast_to_shape)
+@op("BroadcastTo", inputs=("input", "shape"), attrs={"Tidx": _dt.int32}, shape=_broadcast_to_shape,
+    host_inputs=(1,))
 def broadcast_to_kernel(xp, input, shape):
     return xp.broadcast_to(input, tuple(shape.tolist()))
 

@@ -159,7 +159,7 @@ _RANDOM_ATTRS = {"seed": 0, "seed2": 0, "dtype": _dt.float32}
 
 # -- RandomStandardNormal ---------------------------------------------------------------------------
 @op("RandomStandardNormal", inputs=("shape",), attrs=dict(_RANDOM_ATTRS), types=INDEX_TYPES,
-    shape=_random_shape, stateful=True, needs_ctx=True, not_differentiable=True)
+    shape=_random_shape, stateful=True, needs_ctx=True, not_differentiable=True, host_inputs=(0,))
 def random_standard_normal_kernel(xp, shape, *, seed, seed2, dtype, ctx):
     npd = dtype.as_numpy_dtype
     return _rng(xp, ctx, seed, seed2).normal(_dims_of(shape), npd).astype(npd, copy=False)
@@ -167,7 +167,7 @@ def random_standard_normal_kernel(xp, shape, *, seed, seed2, dtype, ctx):
 
 # -- TruncatedNormal --------------------------------------------------------------------------------
 @op("TruncatedNormal", inputs=("shape",), attrs=dict(_RANDOM_ATTRS), types=INDEX_TYPES, shape=_random_shape,
-    stateful=True, needs_ctx=True, not_differentiable=True)
+    stateful=True, needs_ctx=True, not_differentiable=True, host_inputs=(0,))
 def truncated_normal_kernel(xp, shape, *, seed, seed2, dtype, ctx):
     npd = dtype.as_numpy_dtype
     rng = _rng(xp, ctx, seed, seed2)
@@ -187,7 +187,7 @@ _GRID = {np.dtype(np.float16): 2.0**11, np.dtype(_dt.bfloat16.as_numpy_dtype): 2
 
 
 @op("RandomUniform", inputs=("shape",), attrs=dict(_RANDOM_ATTRS), types=INDEX_TYPES, shape=_random_shape,
-    stateful=True, needs_ctx=True, not_differentiable=True)
+    stateful=True, needs_ctx=True, not_differentiable=True, host_inputs=(0,))
 def random_uniform_kernel(xp, shape, *, seed, seed2, dtype, ctx):
     npd = np.dtype(dtype.as_numpy_dtype)
     u = _rng(xp, ctx, seed, seed2).uniform(_dims_of(shape), npd.type)
@@ -215,7 +215,7 @@ def _uniform_int_shape(ins, attrs):
 @op("RandomUniformInt", inputs=("shape", "minval", "maxval"),
     attrs={"seed": 0, "seed2": 0, "Tout": _dt.int32},
     types=INDEX_TYPES, type_inputs=("shape",), shape=_uniform_int_shape, stateful=True, needs_ctx=True,
-    not_differentiable=True)
+    not_differentiable=True, host_inputs=(0, 1, 2))
 def random_uniform_int_kernel(xp, shape, minval, maxval, *, seed, seed2, Tout, ctx):
     lo, hi = int(minval), int(maxval)
     if lo >= hi:

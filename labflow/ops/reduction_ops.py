@@ -79,7 +79,7 @@ def _np_axes(axes: Any) -> Any:
 
 
 _REDUCE = dict(inputs=("input", "reduction_indices"), attrs={"keep_dims": False, "Tidx": _dt.int32},
-               type_inputs=("input",), shape=reduction_shape)
+               type_inputs=("input",), shape=reduction_shape, host_inputs=(1,))
 
 
 # -- Sum / Mean ------------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def _arg_shape(ins, attrs):
 
 
 _ARG = dict(inputs=("input", "dimension"), attrs={"output_type": _dt.int64, "Tidx": _dt.int32},
-            types=REAL_TYPES, type_inputs=("input",), shape=_arg_shape, not_differentiable=True)
+            types=REAL_TYPES, type_inputs=("input",), shape=_arg_shape, not_differentiable=True, host_inputs=(1,))
 
 
 @op("ArgMax", **_ARG)
@@ -447,7 +447,7 @@ def _scan(xp, fn, x, axis, exclusive, reverse, identity):
 
 
 _SCAN = dict(inputs=("x", "axis"), attrs={"exclusive": False, "reverse": False, "Tidx": _dt.int32},
-             types=NUMERIC_TYPES, type_inputs=("x",), shape=_scan_shape)
+             types=NUMERIC_TYPES, type_inputs=("x",), shape=_scan_shape, host_inputs=(1,))
 
 
 @op("Cumsum", **_SCAN)
@@ -506,7 +506,8 @@ def _reduced_shape_shape(ins, attrs):
     return _dt.int32, dims(ins[0])
 
 
-@op("ReducedShape", inputs=("input_shape", "axes"), shape=_reduced_shape_shape, not_differentiable=True)
+@op("ReducedShape", inputs=("input_shape", "axes"), shape=_reduced_shape_shape, not_differentiable=True,
+    host_op=True)
 def reduced_shape_kernel(xp, input_shape, axes):
     out = xp.array(input_shape, dtype=xp.int32)
     if out.size:

@@ -228,10 +228,11 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         else:
             e = fetch_expr(src, k, "host" if (on_host or j in host_in) else "dev")
         args.append(e)
+    host_out = gpu and opdef.host_outputs
     if gpu:
         for k in range(len(n.out_dtypes)):
-            loc[(id(n), k)] = "host" if on_host else "dev"
-    kxp = np if on_host else xp
+            loc[(id(n), k)] = "host" if host_out else "dev"
+    kxp = np if host_out else xp
     g[f"x{i}"] = kxp
     fn = getattr(kxp, opdef.xp_fn, None) if opdef.xp_fn else None
     if n.type == "Const":
