@@ -39,10 +39,19 @@ protos: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
-# On a machine with an NVIDIA GPU and cupy installed (no venv: uses the system python3).
+# On a machine with an NVIDIA GPU and cupy (no venv: the system python3 there has cupy, torch, pytest).
+# Results land in $(GPU_OUT): benchmark JSON lines for labflow and PyTorch eager, and the GPU tests.
+GPU_OUT ?= build/gpu
 gpu-check:
-	PYTHONPATH=. python3 -m pytest -q -m gpu tests/gpu
-	PYTHONPATH=. python3 benchmarks/run.py --device gpu
+	mkdir -p $(GPU_OUT)
+	-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > $(GPU_OUT)/device.txt 2>&1
+	-PYTHONPATH=. timeout 70 python3 benchmarks/torch_gpu_peer.py > $(GPU_OUT)/torch_gpu.jsonl 2> $(GPU_OUT)/torch_gpu.err
+	-PYTHONPATH=. timeout 150 python3 benchmarks/run.py --device gpu \
+	  --only softmax_regression,mlp,cnn,lstm_lm,inference_cnn > $(GPU_OUT)/labflow_gpu.jsonl 2> $(GPU_OUT)/labflow_gpu.err
+	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \
+	  --junitxml=$(GPU_OUT)/gpu-tests.xml > $(GPU_OUT)/gpu-tests.txt 2>&1
+	tail -5 $(GPU_OUT)/gpu-tests.txt
+GPU_TEST_S ?= 170
 
 clean:
 	rm -rf $(VENV) build *.egg-info

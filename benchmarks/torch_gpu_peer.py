@@ -15,7 +15,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import bench  # noqa: E402
 
-DEV = torch.device("cuda")
+DEV = torch.device(os.environ.get("TORCH_DEVICE", "cuda"))
 
 
 def data(w: str) -> dict:

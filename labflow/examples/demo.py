@@ -1,7 +1,7 @@
 """`labflow demo`: train TF's Deep MNIST CNN for a bounded time, evaluate it, save a checkpoint and the graph.
 
     labflow demo                      # ~2 minutes of training on the real MNIST files
-    labflow demo --minutes 10         # longer: ~98-99% test accuracy on a laptop CPU
+    labflow demo --minutes 10         # a longer budget: more steps, higher accuracy
     labflow demo --resume             # continue from the checkpoint of an earlier run
     labflow demo --steps 20000 --minutes 0   # the tutorial's full run (no time limit)
 
@@ -28,6 +28,8 @@ DEFAULT_LOGDIR = "labflow_demo"
 DEFAULT_MINUTES = 2.0
 DEFAULT_STEPS = 20000
 EXIT_NO_DATA = 2
+# A progress line at least this often (seconds), however slow the steps are.
+PROGRESS_SECONDS = 10.0
 
 
 def _load_mnist(data_dir: str | None, seed: int, err: TextIO):
@@ -69,7 +71,7 @@ def main(minutes: float = DEFAULT_MINUTES, steps: int = DEFAULT_STEPS, logdir: s
         data_dir: a folder searched first for the MNIST files (and downloaded into when missing).
         batch_size: examples per step (the tutorial's 50).
         seed: graph-level random seed and batch-shuffling seed (None: random).
-        log_every: print a progress line every this many steps.
+        log_every: print a progress line every this many steps (and at least every PROGRESS_SECONDS).
         resume: restore the latest checkpoint in `logdir` before training, if there is one.
         test_examples: evaluate on the first this many test images (None: all 10000).
         out, err: streams for progress and errors (default: sys.stdout, sys.stderr).
@@ -118,10 +120,12 @@ def main(minutes: float = DEFAULT_MINUTES, steps: int = DEFAULT_STEPS, logdir: s
             say(f"training for {budget} (whichever comes first) ...")
             result = deep_mnist.train(
                 sess, model, mnist, max_steps=steps, max_seconds=minutes * 60.0 if minutes > 0 else None,
-                batch_size=batch_size, log_every=log_every, log=say, evaluate_test=False, first_step=start_step)
-            t_eval = time.perf_counter()
+                batch_size=batch_size, log_every=log_every, log=say, evaluate_test=False, first_step=start_step,
+                log_seconds=PROGRESS_SECONDS)
             n_test = mnist.test.num_examples if test_examples is None else max(1, min(test_examples,
                                                                                       mnist.test.num_examples))
+            say(f"evaluating on {n_test} test images ...")
+            t_eval = time.perf_counter()
             accuracy = deep_mnist.evaluate(sess, model, mnist.test, limit=n_test)
             t_eval = time.perf_counter() - t_eval
             global_step = int(sess.run(model.global_step))

@@ -1,0 +1,142 @@
+"""The MNIST tutorial notebooks in notebooks/ run top to bottom (quick mode) and reach the tutorials' accuracy.
+
+Each notebook is executed headlessly with nbclient in a kernel started from THIS interpreter (a
+kernelspec written into a temporary folder), with LABFLOW_QUICK=1, LABFLOW_DATA pointing at the
+shared MNIST files and LABFLOW_LOGDIR in a temporary folder. A cell appended at the end prints the
+notebook's results as JSON, which the tests check. Skips without the MNIST files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+pytest.importorskip("tqdm")
+pytest.importorskip("matplotlib")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101"]
+MARKER = "@@LABFLOW_RESULTS@@"
+# Appended to each executed copy: the notebook's result variables, as JSON on one line.
+REPORT = f"""\
+import json as _json
+_names = ["test_accuracy", "softmax_accuracy", "precisions", "restored_precision", "logged", "STEPS"]
+_g = globals()
+print({MARKER!r} + _json.dumps({{n: _g[n] for n in _names if n in _g}}, default=float))"""
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _kernel_manager(tmp_path: Path):
+    """A kernel manager whose kernel runs this interpreter (this venv), whatever kernelspecs are installed."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    spec_dir = tmp_path / "kernels" / "labflow-test"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "labflow test", "language": "python"}))
+    ksm = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    return AsyncKernelManager(kernel_name="labflow-test", kernel_spec_manager=ksm)
+
+
+def _execute(name: str, tmp_path: Path, monkeypatch, mnist_dir: str):
+    """Runs notebooks/<name>.ipynb in quick mode; returns (executed notebook, results dict)."""
+    monkeypatch.setenv("LABFLOW_QUICK", "1")
+    monkeypatch.setenv("LABFLOW_DATA", str(Path(mnist_dir).parent))
+    monkeypatch.setenv("LABFLOW_LOGDIR", str(tmp_path / "logs"))
+    nb = nbformat.read(str(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(REPORT))
+    workdir = tmp_path / "work"  # the kernel's cwd: a "MNIST_data" folder is not there, so LABFLOW_DATA is used
+    workdir.mkdir()
+    client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=600,
+                                     resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    nbformat.write(nb, str(tmp_path / f"{name}.executed.ipynb"))
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, (cell.source, errors)
+        tracebacks = [o for o in cell.outputs if o.output_type == "stream" and "Traceback" in o.text]
+        assert not tracebacks, (cell.source, tracebacks)
+    lines = [line for o in nb.cells[-1].outputs if o.output_type == "stream"
+             for line in o.text.splitlines() if line.startswith(MARKER)]
+    assert lines, nb.cells[-1].outputs
+    assert not list(workdir.glob("MNIST_data/*")), "the notebook downloaded MNIST instead of using LABFLOW_DATA"
+    return nb, json.loads(lines[0][len(MARKER):])
+
+
+def _code_cells_with(nb, text: str) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and text in c.source]
+
+
+def _has_png(nb) -> bool:
+    return any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def _assert_progress_bar(nb) -> None:
+    """The training loop shows tqdm's notebook (widget) bar; without ipywidgets tqdm.auto falls back to text."""
+    loops = _code_cells_with(nb, "tqdm(")
+    assert loops
+    outputs = [o for c in loops for o in c.outputs]
+    if importlib.util.find_spec("ipywidgets") is not None:
+        assert any(WIDGET in o.get("data", {}) for o in outputs), outputs
+    else:
+        assert any(o.output_type == "stream" and "training:" in o.text for o in outputs), outputs
+
+
+# -- the saved notebooks ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_saved_clean_and_documents_quick_mode(name):
+    nb = nbformat.read(str(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["language"] == "python"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: saved with outputs"
+    assert nb.cells[0].cell_type == "markdown" and "LABFLOW_QUICK" in nb.cells[0].source
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "from tqdm.auto import tqdm" in code and "%matplotlib inline" in code
+    assert "LABFLOW_QUICK" in code
+
+
+# -- executed ---------------------------------------------------------------------------------------------
+def test_mnist_softmax_notebook(tmp_path, monkeypatch, mnist_dir):
+    nb, results = _execute("01_mnist_softmax", tmp_path, monkeypatch, mnist_dir)
+    assert results["test_accuracy"] >= 0.91, results  # the tutorial: ~92%
+    assert _has_png(nb)
+    _assert_progress_bar(nb)
+
+
+def test_deep_mnist_notebook(tmp_path, monkeypatch, mnist_dir):
+    nb, results = _execute("02_deep_mnist", tmp_path, monkeypatch, mnist_dir)
+    assert results["STEPS"] < 1000, "LABFLOW_QUICK=1 must shorten the 20000-step run"
+    assert results["softmax_accuracy"] >= 0.90, results
+    assert results["test_accuracy"] >= 0.90, results  # quick mode; the full run reaches ~99.2%
+    assert _has_png(nb)
+    _assert_progress_bar(nb)
+
+
+def test_mechanics_101_notebook(tmp_path, monkeypatch, mnist_dir):
+    nb, results = _execute("03_mechanics_101", tmp_path, monkeypatch, mnist_dir)
+    precisions = results["precisions"]
+    assert set(precisions) == {"training", "validation", "test"}
+    assert min(precisions.values()) >= 0.85, precisions
+    # The checkpoint restored into a fresh session evaluates exactly like the trained model.
+    assert results["restored_precision"] == pytest.approx(precisions["test"]), results
+    # Summaries: a "loss" scalar every 100 steps, read back from the events file.
+    steps = [s for s, _ in results["logged"]]
+    assert steps and steps == sorted(steps) and steps[0] == 0 and all(s % 100 == 0 for s in steps)
+    logs = tmp_path / "logs"
+    assert (logs / "checkpoint").is_file()
+    assert list(logs.glob("model.ckpt-*.index")) and list(logs.glob("events.out.tfevents.*"))
+    assert _has_png(nb)
+    _assert_progress_bar(nb)
