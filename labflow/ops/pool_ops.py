@@ -186,7 +186,7 @@ def _avg_pool_grad_shape(ins, attrs):
 
 
 @op("AvgPoolGrad", inputs=("orig_input_shape", "grad"), attrs=_POOL_ATTRS, types=FLOAT_TYPES,
-    type_inputs=("grad",), shape=_avg_pool_grad_shape)
+    type_inputs=("grad",), shape=_avg_pool_grad_shape, host_inputs=(0,))
 def avg_pool_grad_kernel(xp, orig_input_shape, grad, *, ksize, strides, padding, data_format):
     xs = to_nhwc(tuple(int(v) for v in orig_input_shape), data_format)
     h, w = hw_index(data_format)
