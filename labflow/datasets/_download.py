@@ -35,6 +35,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 
 from labflow import errors
+from labflow.fileio import fsync_dir
 
 __all__ = [
     "DatasetNotFoundError",
@@ -173,20 +174,6 @@ def _fetch_to(url: str, fileobj) -> None:
         shutil.copyfileobj(resp, fileobj, _CHUNK)
 
 
-def _fsync_dir(directory: str) -> None:
-    # Makes the rename itself durable; not possible on every platform, and harmless to skip there.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def download(filename: str, urls: Sequence[str], dest_dir: str, sha256: str | None = None,
              log: Callable[[str], None] | None = print) -> str:
     """Downloads `filename` from the first working URL of `urls` into `dest_dir`, atomically.
@@ -236,7 +223,7 @@ def download(filename: str, urls: Sequence[str], dest_dir: str, sha256: str | No
                     continue
             os.replace(tmp, target)
             tmp = None
-            _fsync_dir(dest_dir)
+            fsync_dir(dest_dir)
             if log is not None:
                 log(f"Successfully downloaded {filename} {os.path.getsize(target)} bytes.")
             return target

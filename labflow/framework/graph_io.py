@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import heapq
 import os
-import uuid
 import warnings
 from typing import Any
 
 from google.protobuf import message as _message
 from google.protobuf import text_format
 
+from labflow.fileio import atomic_write
 from labflow.framework import registry
 from labflow.framework.device_spec import canonical_name
 from labflow.framework.proto_convert import (
@@ -401,18 +401,7 @@ def write_graph(graph_or_graph_def: Any, logdir: str, name: str, as_text: bool =
     os.makedirs(folder, exist_ok=True)
     data = text_format.MessageToString(gd).encode("utf-8") if as_text else gd.SerializeToString(
         deterministic=True)
-    # A reader (TensorBoard, another process) never sees a half-written file: write aside, then rename.
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp.{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, data)
     return path
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from labflow import dtypes as _dt
 from labflow.framework.convert import make_const
 from labflow.framework.registry import REQUIRED, op
-from labflow.framework.shapes import TensorShape, as_shape, shape_str
+from labflow.framework.shapes import TensorShape, as_shape
 from labflow.framework.tensor import Tensor
 from labflow.ops.common import (
     ALL_TYPES,
@@ -28,6 +28,7 @@ from labflow.ops.common import (
     get_default_graph,
     make_op,
     make_tensor,
+    merge_dims,
     same_as_input,
 )
 
@@ -77,21 +78,7 @@ def _check_vector(t: Tensor) -> None:
         raise _rank_error(1, len(d))
 
 
-def _merge_dims(a: tuple | None, b: tuple | None) -> tuple | None:
-    """Merges two static shapes with TF's error wording."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if len(a) != len(b):
-        raise ValueError(f"Shapes must be equal rank, but are {len(a)} and {len(b)}")
-    out = []
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x is not None and y is not None and x != y:
-            raise ValueError(f"Dimension {i} in both shapes must be equal, but are {x} and {y}. Shapes are "
-                             f"{shape_str(a)} and {shape_str(b)}.")
-        out.append(x if x is not None else y)
-    return tuple(out)
+_merge_dims = merge_dims  # the family's historical name
 
 
 def _shape_of(x: Tensor, out_type: Any = _dt.int32) -> Tensor:

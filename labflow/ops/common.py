@@ -8,7 +8,7 @@ from labflow import dtypes as _dt
 from labflow.framework.constant_value import constant_shape, constant_value  # noqa: F401 - re-export
 from labflow.framework.convert import convert_same_dtype, convert_to_tensor  # noqa: F401 - re-export
 from labflow.framework.graph import _graph_of, get_default_graph  # noqa: F401 - re-export
-from labflow.framework.shapes import broadcast_dims
+from labflow.framework.shapes import broadcast_dims, shape_str
 
 FLOAT_TYPES = (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64)
 INT_TYPES = (_dt.int8, _dt.int16, _dt.int32, _dt.int64, _dt.uint8, _dt.uint16)
@@ -77,3 +77,33 @@ def axis_list(axis: Any, rank: int | None) -> tuple | None:
                              f"[{-rank}, {rank})")
         out.append(a % rank if rank else 0)
     return tuple(sorted(set(out)))
+
+
+def merge_dims(a: tuple | None, b: tuple | None) -> tuple | None:
+    """Merges two static shapes; raises ValueError with TF's shape-inference wording on a mismatch."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if len(a) != len(b):
+        raise ValueError(f"Shapes must be equal rank, but are {len(a)} and {len(b)}")
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x is not None and y is not None and x != y:
+            raise ValueError(f"Dimension {i} in both shapes must be equal, but are {x} and {y}. Shapes are "
+                             f"{shape_str(a)} and {shape_str(b)}.")
+        out.append(x if x is not None else y)
+    return tuple(out)
+
+
+def same_shape(ins: list, attrs: dict) -> tuple:
+    """Shape function for ops whose inputs must all have one shape (the output has it too)."""
+    from labflow.framework.shapes import TensorShape
+    s = TensorShape(None)
+    for t in ins:
+        try:
+            s = s.merge_with(TensorShape(dims(t)))
+        except ValueError:
+            raise ValueError(f"Shapes must be equal: {TensorShape(dims(ins[0]))} vs "
+                             f"{TensorShape(dims(t))}") from None
+    return base(ins[0]), s.as_tuple()

@@ -30,6 +30,7 @@ from labflow.ops.common import (
     convert_to_tensor,
     dims,
     make_tensor,
+    same_shape,
 )
 from labflow.ops.math_helpers import T, apply, convert_operand, op_scope, tensor_dtype
 
@@ -334,18 +335,7 @@ def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:
 
 
 # -- AddN -------------------------------------------------------------------------------------------
-def _add_n_shape(ins, attrs):
-    s = TensorShape(None)
-    for t in ins:
-        try:
-            s = s.merge_with(TensorShape(dims(t)))
-        except ValueError:
-            raise ValueError(f"Shapes must be equal: {TensorShape(dims(ins[0]))} vs "
-                             f"{TensorShape(dims(t))}") from None
-    return base(ins[0]), s.as_tuple()
-
-
-@op("AddN", inputs=("*inputs",), attrs={"N": 1}, types=NUMERIC_TYPES, shape=_add_n_shape)
+@op("AddN", inputs=("*inputs",), attrs={"N": 1}, types=NUMERIC_TYPES, shape=same_shape)
 def add_n_kernel(xp, *inputs):
     if len(inputs) == 1:
         return inputs[0]

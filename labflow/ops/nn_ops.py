@@ -24,21 +24,10 @@ from labflow.ops.common import (
     convert_to_tensor,
     dims,
     make_tensor,
+    same_shape,  # noqa: F401 - also used by nn_extra_ops
 )
 
 __all__ = ["relu", "softmax", "log_softmax", "bias_add", "l2_loss", "dropout"]
-
-
-def same_shape(ins: list, attrs: dict) -> tuple:
-    """Shape function for ops whose inputs must all have one shape (the output has it too)."""
-    s = TensorShape(None)
-    for t in ins:
-        try:
-            s = s.merge_with(TensorShape(dims(t)))
-        except ValueError:
-            raise ValueError(f"Shapes must be equal: {TensorShape(dims(ins[0]))} vs "
-                             f"{TensorShape(dims(t))}") from None
-    return base(ins[0]), s.as_tuple()
 
 
 def at_least_rank(r: int):

@@ -16,30 +16,21 @@ from labflow import dtypes as _dt
 from labflow.framework.registry import REQUIRED, op
 from labflow.framework.shapes import TensorShape, as_shape, shape_str
 from labflow.framework.tensor import Tensor
-from labflow.ops.common import ALL_TYPES, INDEX_TYPES, NUMERIC_TYPES, convert_to_tensor, dims, make_tensor
+from labflow.ops.common import (
+    ALL_TYPES,
+    INDEX_TYPES,
+    NUMERIC_TYPES,
+    convert_to_tensor,
+    dims,
+    make_tensor,
+    merge_dims,
+)
 from labflow.runtime.devices import VarRef, deref
 
 __all__ = ["assign", "assign_add", "assign_sub", "scatter_add", "scatter_sub", "scatter_update"]
 
 
 # -- shape helpers shared with the training ops ------------------------------------------------------
-def merge_dims(a: tuple | None, b: tuple | None) -> tuple | None:
-    """Merges two static shapes; raises ValueError with TF's shape-inference wording on a mismatch."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if len(a) != len(b):
-        raise ValueError(f"Shapes must be equal rank, but are {len(a)} and {len(b)}")
-    out = []
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x is not None and y is not None and x != y:
-            raise ValueError(f"Dimension {i} in both shapes must be equal, but are {x} and {y}. Shapes are "
-                             f"{shape_str(a)} and {shape_str(b)}.")
-        out.append(x if x is not None else y)
-    return tuple(out)
-
-
 def check_scalar(t: Tensor, what: str) -> None:
     """Raises TF's "Shape must be rank 0" error for a non-scalar hyperparameter input."""
     d = dims(t)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import zlib
 from typing import Any
 
@@ -23,41 +22,11 @@ import numpy as np
 
 from labflow import dtypes as _dt
 from labflow import errors
+from labflow.fileio import atomic_write  # noqa: F401 - re-exported for the Saver
 
 FORMAT_VERSION = 1
 DATA_SUFFIX = ".data-00000-of-00001"
 INDEX_SUFFIX = ".index"
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file in the same folder: flush, fsync, rename."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(d)
-
-
-def _fsync_dir(d: str) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _encode(value: np.ndarray) -> tuple[bytes, str]:

@@ -15,8 +15,8 @@ from labflow import dtypes as _dt
 from labflow.framework.registry import op
 from labflow.framework.shapes import shape_str
 from labflow.framework.tensor import Tensor
-from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, convert_to_tensor, dims, make_tensor
-from labflow.ops.state_ops import as_ref, check_ref, check_scalar, merge_dims
+from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, convert_to_tensor, dims, make_tensor, merge_dims
+from labflow.ops.state_ops import as_ref, check_ref, check_scalar
 from labflow.runtime.devices import deref
 
 # input name -> role: "ref" (variable or slot), "scalar" (hyperparameter), "dense" (like var), "grad", "idx"
