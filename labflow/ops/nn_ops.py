@@ -25,6 +25,7 @@ from labflow.ops.common import (
     dims,
     make_tensor,
     same_shape,  # noqa: F401 - also used by nn_extra_ops
+    sum_leading,
 )
 
 __all__ = ["relu", "softmax", "log_softmax", "bias_add", "l2_loss", "dropout"]
@@ -263,7 +264,7 @@ def _bias_add_grad_shape(ins, attrs):
 def bias_add_grad_kernel(xp, out_backprop, *, data_format):
     c = _channel_axis(out_backprop.ndim, data_format)
     axes = tuple(i for i in range(out_backprop.ndim) if i != c)
-    return xp.sum(out_backprop, axis=axes, dtype=out_backprop.dtype)
+    return sum_leading(xp, out_backprop, axes)
 
 
 @bias_add_grad_kernel.grad

@@ -22,6 +22,7 @@ from labflow.ops.common import (
     convert_to_tensor,
     dims,
     make_tensor,
+    sum_leading,
 )
 from labflow.ops.math_helpers import op_scope, pick
 
@@ -88,7 +89,10 @@ def sum_kernel(xp, input, reduction_indices, *, keep_dims):
     if input.dtype == np.float16:  # accumulate in float32, like TF
         return xp.sum(input, axis=_np_axes(reduction_indices), keepdims=keep_dims,
                       dtype=np.float32).astype(np.float16)
-    return xp.sum(input, axis=_np_axes(reduction_indices), keepdims=keep_dims, dtype=input.dtype)
+    axes = _np_axes(reduction_indices)
+    if isinstance(axes, tuple) and len(axes) and input.ndim - len(axes) == 1:
+        return sum_leading(xp, input, axes, keep_dims)
+    return xp.sum(input, axis=axes, keepdims=keep_dims, dtype=input.dtype)
 
 
 def _grad_with_kept_dims(op, grad):
