@@ -8,7 +8,7 @@ LABFLOW_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export LABFLOW_DATA
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint protos bench gpu-check clean browser-deps
+.PHONY: demo lab test lint protos bench gpu-check clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m labflow demo
+
+# JupyterLab on the tutorials, bound to this machine only (the dev extra includes the notebook stack).
+lab: $(STAMP)
+	$(PY) -m jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); installed when we are root.
 browser-deps:
