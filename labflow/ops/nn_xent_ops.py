@@ -237,16 +237,21 @@ def sparse_softmax_xent_kernel(xp, features, labels, *, Tlabels):
     # One scalar read (a sync on GPU) buys a clear error on every device; TF's GPU kernel gave NaN.
     if bool(((labels < 0) | (labels >= n)).any()):
         raise errors.InvalidArgumentError(None, None, _bad_label_message(labels, n))
-    logp = log_softmax_last(xp, upcast(xp, features))
+    x = upcast(xp, features)
     idx = labels.astype(xp.intp, copy=False)
-    if n:
-        loss = -xp.take_along_axis(logp, idx[:, None], axis=-1)[:, 0]
-    else:
-        loss = xp.zeros(logp.shape[:1], logp.dtype)
-    backprop = xp.exp(logp)
-    if n:
-        backprop[xp.arange(idx.shape[0]), idx] -= 1
-    return loss.astype(features.dtype, copy=False), backprop.astype(features.dtype, copy=False)
+    if not n:
+        empty = xp.zeros(x.shape[:1], x.dtype)
+        return empty.astype(features.dtype, copy=False), x.astype(features.dtype, copy=True)
+    # One exp pass serves both outputs (the PTB softmax is [400, 10000]: passes are what cost):
+    # loss = log(sum(e)) - shifted[label], backprop = e / sum(e) - onehot(label).
+    shifted = x - xp.max(x, axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    total = xp.sum(e, axis=-1, keepdims=True)
+    rows = xp.arange(idx.shape[0])
+    loss = xp.log(total[:, 0]) - shifted[rows, idx]
+    e *= 1 / total
+    e[rows, idx] -= 1
+    return loss.astype(features.dtype, copy=False), e.astype(features.dtype, copy=False)
 
 
 @sparse_softmax_xent_kernel.grad
