@@ -4,6 +4,7 @@
     GraphView(tf.get_default_graph())            # name scopes collapsed; click to expand
     PlacementView(sess, run_metadata=md)         # coloured by device, Send/Recv marked, reasons
     TimelineView(md)                             # Gantt chart of a FULL_TRACE step
+    SummaryView(writer).widget(refresh_secs=2)   # a logdir's scalars/histograms, live while training
 
 Every view displays as self-contained HTML (an SVG that works without JS; a trusted notebook adds
 search, zoom/pan and click-to-expand through an inline script; nothing loads from the web), and
@@ -23,10 +24,12 @@ from typing import Any
 from labflow.notebook.graph_model import GraphModel, ScopeTree, as_model, hidden_nodes
 from labflow.notebook.html import View
 from labflow.notebook.rerun import GraphRerunWarning, RerunWatcher, find_duplicates, fresh_graph, reset
+from labflow.notebook.summary_view import SummaryView
 from labflow.notebook.timeline_view import TimelineView
 from labflow.notebook.views import GraphView, PlacementView
 
-__all__ = ["GraphView", "PlacementView", "TimelineView", "View", "reset", "fresh_graph", "GraphRerunWarning",
+__all__ = ["GraphView", "PlacementView", "TimelineView", "SummaryView",
+           "View", "reset", "fresh_graph", "GraphRerunWarning",
            "install", "load_ipython_extension", "unload_ipython_extension", "as_model", "hidden_nodes",
            "GraphModel", "ScopeTree", "find_duplicates", "install_reprs", "rerun_warnings"]
 

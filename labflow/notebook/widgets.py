@@ -12,6 +12,8 @@ in an `ipywidgets.HTML`. New views register a widget class in `_WIDGETS`.
 from __future__ import annotations
 
 import re
+import threading
+import time
 import weakref
 from typing import Any
 
@@ -22,6 +24,7 @@ except ImportError as e:  # pragma: no cover - exercised by the no-ipywidgets te
     raise ImportError("labflow's notebook widgets need ipywidgets: pip install 'labflow[notebook]' (or "
                       "ipywidgets>=8). The views display without it: just show the view itself.") from e
 
+from labflow.notebook.summary_view import SummaryView
 from labflow.notebook.svg import legend_svg
 from labflow.notebook.timeline_view import TimelineView
 from labflow.notebook.views import GraphView, PlacementView, short_device
@@ -178,8 +181,96 @@ class TimelineWidget(W.VBox):
         self.totals.value = self.view.totals_html()
 
 
+class SummaryWidget(W.VBox):
+    """A SummaryView that re-reads its logdir every `refresh_secs` while other cells run (e.g. training).
+
+    The re-reading runs in a daemon thread that only sleeps, reads new events and, when there are
+    any, sets the `ipywidgets.HTML` value (the kernel sends that to the browser from any thread), so
+    the kernel is never blocked. It stops when the widget is closed or "live" is switched off.
+    """
+
+    def __init__(self, view: SummaryView, refresh_secs: float | None = 2.0, **kwargs: Any):
+        self.view = view
+        self.refresh_secs = float(refresh_secs or 0)
+        self.live = W.ToggleButton(value=self.refresh_secs > 0, description="live", icon="refresh",
+                                   tooltip=f"re-read the logdir every {self.refresh_secs:g} s",
+                                   disabled=self.refresh_secs <= 0, layout=W.Layout(width="80px"))
+        self.refresh_button = W.Button(description="refresh now", layout=W.Layout(width="110px"))
+        self.status = W.HTML()
+        self.head = W.HTML()
+        self.canvas = W.HTML(layout=_CANVAS)
+        super().__init__([W.HBox([self.live, self.refresh_button, self.status]), self.head, self.canvas], **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh_button.on_click(lambda _: self.refresh(force=True))
+        self.live.observe(lambda ch: self.start() if ch["new"] else self.stop(), "value")
+        self.render()
+        if self.live.value:
+            self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reads new events; redraws when there were any (or `force`). True when there were new events."""
+        try:
+            new = self.view.refresh()
+        except Exception as e:  # noqa: BLE001 - show it, keep the loop alive
+            self.status.value = f'<span style="color:#b00">refresh failed: {type(e).__name__}: {e}</span>'
+            return False
+        if new or force:
+            self.render()
+        else:
+            self._status()
+        return new
+
+    def _status(self) -> None:
+        state = f"live, every {self.refresh_secs:g} s" if self.running else "paused"
+        self.status.value = f'<span style="color:#666">{state} · read at {time.strftime("%H:%M:%S")}</span>'
+
+    def render(self) -> None:
+        self.head.value = f'<div style="font-size:12px;color:#333">{self.view._head()}</div>'
+        self.canvas.value = self.view.svg()
+        self._status()
+
+    def start(self) -> None:
+        """Starts the background re-reading (a no-op when running or when refresh_secs is 0)."""
+        if self.running or self.refresh_secs <= 0:
+            return
+        self._stop = threading.Event()
+        me = weakref.ref(self)
+        self._thread = threading.Thread(target=_summary_loop, args=(me, self._stop, self.refresh_secs),
+                                        name="labflow-SummaryWidget", daemon=True)
+        self._thread.start()
+        self._status()
+
+    def stop(self) -> None:
+        """Stops the background re-reading (never waits for a read in progress)."""
+        self._stop.set()
+        self._thread = None
+        if self.live.value:
+            self.live.value = False
+        self._status()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread = None
+        super().close()
+
+
+def _summary_loop(ref: Any, stop: threading.Event, secs: float) -> None:
+    # Holds the widget only weakly between reads, so a forgotten widget can be collected.
+    while not stop.wait(secs):
+        w = ref()
+        if w is None:
+            return
+        w.refresh()
+        del w
+
+
 _WIDGETS: list[tuple[type, type]] = [(PlacementView, PlacementWidget), (GraphView, GraphWidget),
-                                     (TimelineView, TimelineWidget)]
+                                     (TimelineView, TimelineWidget), (SummaryView, SummaryWidget)]
 
 
 def widget_for(view: Any) -> W.Widget:
@@ -190,4 +281,4 @@ def widget_for(view: Any) -> W.Widget:
     raise TypeError(f"No widget for {type(view).__name__}.")
 
 
-__all__ = ["GraphWidget", "PlacementWidget", "TimelineWidget", "widget_for"]
+__all__ = ["GraphWidget", "PlacementWidget", "TimelineWidget", "SummaryWidget", "widget_for"]

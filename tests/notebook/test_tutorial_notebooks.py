@@ -22,7 +22,7 @@ pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101"]
+NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101", "04_inspecting_graphs"]
 MARKER = "@@LABFLOW_RESULTS@@"
 # Appended to each executed copy: the notebook's result variables, as JSON on one line.
 REPORT = f"""\
@@ -139,4 +139,20 @@ def test_mechanics_101_notebook(tmp_path, monkeypatch, mnist_dir):
     assert (logs / "checkpoint").is_file()
     assert list(logs.glob("model.ckpt-*.index")) and list(logs.glob("events.out.tfevents.*"))
     assert _has_png(nb)
+    _assert_progress_bar(nb)
+
+
+def test_inspecting_graphs_notebook(tmp_path, monkeypatch, mnist_dir):
+    nb, results = _execute("04_inspecting_graphs", tmp_path, monkeypatch, mnist_dir)
+    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    from nbmodels import live_svg
+    svg = live_svg(html)
+    for cls in ("lf-graph", "lf-tl", "lf-summary"):  # GraphView/PlacementView, TimelineView, SummaryView
+        assert f'class="{cls} lf-zoom"' in svg, cls
+    assert 'data-tag="cross_entropy"' in svg and 'data-tag="conv2/weights"' in svg
+    assert "Send/Recv pairs" in html and "Placement decisions" in html
+    steps = [s for s, _ in results["logged"]]
+    assert steps and steps[0] == 0 and all(s % 5 == 0 for s in steps) and steps == sorted(steps)
+    assert list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))
     _assert_progress_bar(nb)
