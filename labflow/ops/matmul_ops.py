@@ -47,7 +47,10 @@ def _matmul_shape(ins, attrs):
 def matmul_kernel(xp, a, b, *, transpose_a, transpose_b):
     # dot, not matmul: for 2-D operands it reaches GEMM with less overhead (measured ~20% on a
     # 256x784 @ 784x100 float32 product, more with a transposed operand).
-    return xp.dot(a.T if transpose_a else a, b.T if transpose_b else b)
+    # With a transposed left operand (weight gradients: x^T @ g) matmul measured ~15% faster.
+    if transpose_a:
+        return xp.matmul(a.T, b.T if transpose_b else b)
+    return xp.dot(a, b.T if transpose_b else b)
 
 
 def _mm(a: Tensor, b: Tensor, ta: bool, tb: bool) -> Tensor:
