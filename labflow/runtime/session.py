@@ -15,7 +15,7 @@ from labflow import dtypes, errors
 from labflow.framework.graph import get_default_graph
 from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Operation, Tensor
-from labflow.runtime import executor, partition, placer, prune
+from labflow.runtime import executor, partition, placer, prune, rewrite
 from labflow.runtime.config import ConfigProto
 from labflow.runtime.devices import DeviceAttributes, make_local_devices
 from labflow.runtime.fetch import FetchMapper
@@ -220,6 +220,10 @@ class BaseSession:
             raise ValueError(f"graph_options.send_recv_dtype must be float16 or bfloat16, got {wire.name}")
         parts = partition.partition(order, placement, list(feed_tensors), part_fetches, targets,
                                     wire_dtype=wire)
+        opts = self._config.graph_options.optimizer_options
+        if opts.do_constant_folding and opts.opt_level != opts.L0:
+            for p in parts:
+                rewrite.optimize(p)
         compiled = [executor.compile_partition(p, traced, i) for i, p in enumerate(parts)]
         return _CompiledStep(compiled, from_feed, len(elements), decisions, list(feed_tensors))
 
