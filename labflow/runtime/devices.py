@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import threading
 from typing import Any
 
@@ -112,6 +115,31 @@ class DeviceAttributes:
                 f"{self.incarnation})")
 
 
+_allocator_tuned = False
+
+
+def tune_host_allocator() -> bool:
+    """Keeps large NumPy buffers in glibc's heap instead of fresh mmaps (once per process).
+
+    Every step allocates the same 10-100 MB activations; with glibc's defaults each is a new mmap
+    whose pages fault in again on every run (measured: inference_cnn 569 -> 372 ms, cnn 411 -> 384 ms).
+    Raising the mmap and trim thresholds lets freed blocks be reused, like TF's own allocator does;
+    the price is that the process keeps its peak heap. Set LABFLOW_MALLOC_TUNING=0 to opt out.
+    """
+    global _allocator_tuned
+    if _allocator_tuned or os.environ.get("LABFLOW_MALLOC_TUNING", "1") == "0":
+        return False
+    _allocator_tuned = True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 512 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        return False
+
+
 def make_local_devices(device_count: dict | None, job: str = "localhost", task: int = 0,
                        gpu_options: Any = None) -> list[Device]:
     """CPU:0..n-1 (n from device_count['CPU'], default 1) and GPU:i for each GPU CuPy sees (capped).
@@ -119,6 +147,7 @@ def make_local_devices(device_count: dict | None, job: str = "localhost", task: 
     `gpu_options` (TF's GPUOptions): `visible_device_list` picks and renumbers GPUs,
     `per_process_gpu_memory_fraction` caps each GPU's CuPy memory pool.
     """
+    tune_host_allocator()
     counts = {k.upper(): int(v) for k, v in (device_count or {}).items()}
     prefix = f"/job:{job}/replica:0/task:{task}"
     out = []

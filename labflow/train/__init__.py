@@ -41,6 +41,9 @@ def __getattr__(name: str) -> _Any:
     if name == "write_graph":
         from labflow.framework.graph_io import write_graph
         return write_graph
+    if name == "ClusterSpec":  # lazily: `import labflow` never loads the distributed package
+        from labflow.distributed.cluster import ClusterSpec
+        return ClusterSpec
     if name in ("SummaryWriter", "summary_iterator"):
         from labflow import summary
         return summary.FileWriter if name == "SummaryWriter" else summary.summary_iterator
