@@ -50,6 +50,21 @@ class Layer:
         built: whether `build` has run (its weights exist).
     """
 
+    def _init_kernel_and_bias(self, activation: Any, use_bias: bool, kernel_initializer: Any,
+                              bias_initializer: Any, kernel_regularizer: Any, bias_regularizer: Any,
+                              kernel_constraint: Any, bias_constraint: Any) -> None:
+        """Stores the kernel/bias configuration shared by Dense and Conv2D (weights come in build())."""
+        self.activation = activation
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.kernel = None
+        self.bias = None
+
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None, **kwargs: Any):
         unknown = set(kwargs) - _ALLOWED_KWARGS
         if unknown:

@@ -40,16 +40,8 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (numbers.Integral, np.integer)) or int(units) < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation = activation
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
-        self.kernel = None
-        self.bias = None
+        self._init_kernel_and_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                   bias_regularizer, kernel_constraint, bias_constraint)
 
     def build(self, input_shape: Any) -> None:
         shape = TensorShape(input_shape)
