@@ -53,3 +53,28 @@ class ConfigProto(_Options):
                "use_per_session_threads": False, "gpu_options": GPUOptions, "graph_options": GraphOptions,
                "operation_timeout_in_ms": 0, "device_filters": list, "isolate_session_state": False,
                "placement_period": 0}
+
+
+def config_to_proto(config: ConfigProto) -> Any:
+    """The fields of `config` a remote master needs, as TF's ConfigProto message."""
+    from labflow.framework.protos import config_pb2
+    pb = config_pb2.ConfigProto(allow_soft_placement=bool(config.allow_soft_placement),
+                                log_device_placement=bool(config.log_device_placement),
+                                operation_timeout_in_ms=int(config.operation_timeout_in_ms or 0))
+    pb.device_filters.extend(config.device_filters or [])
+    go = config.graph_options
+    pb.graph_options.enable_bfloat16_sendrecv = bool(go.enable_bfloat16_sendrecv)
+    pb.graph_options.optimizer_options.do_constant_folding = bool(go.optimizer_options.do_constant_folding)
+    pb.graph_options.optimizer_options.opt_level = int(go.optimizer_options.opt_level)
+    return pb
+
+
+def config_from_proto(pb: Any, send_recv_dtype: str | None = None) -> ConfigProto:
+    """A `ConfigProto` from TF's message (the inverse of `config_to_proto`)."""
+    oo = pb.graph_options.optimizer_options
+    opts = OptimizerOptions(do_constant_folding=oo.do_constant_folding, opt_level=oo.opt_level)
+    graph = GraphOptions(optimizer_options=opts, enable_bfloat16_sendrecv=pb.graph_options.enable_bfloat16_sendrecv,
+                         send_recv_dtype=send_recv_dtype or None)
+    return ConfigProto(allow_soft_placement=pb.allow_soft_placement, log_device_placement=pb.log_device_placement,
+                       operation_timeout_in_ms=pb.operation_timeout_in_ms, device_filters=list(pb.device_filters),
+                       graph_options=graph)

@@ -46,7 +46,11 @@ class NodeContext:
 
 
 class Step:
-    """The per-run state a `needs_step` kernel sees: the rendezvous and the step id."""
+    """The per-run state a `needs_step` kernel sees: the rendezvous and the step id.
+
+    Kernels that block (queue dequeues, accumulator takes) wait in short slices and call
+    `check_cancelled()` between them, so an aborted step or a closed session never leaves them waiting.
+    """
 
     __slots__ = ("rendezvous", "step_id", "session", "traces")
 
@@ -55,6 +59,12 @@ class Step:
         self.step_id = step_id
         self.session = session
         self.traces = traces
+
+    def check_cancelled(self) -> None:
+        """Raises the step's abort error (e.g. CancelledError) once the step or its session was cancelled."""
+        err = getattr(self.rendezvous, "error", None)
+        if err is not None:
+            raise err
 
 
 def _copy(v: Any) -> Any:

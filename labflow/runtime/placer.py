@@ -69,7 +69,7 @@ def _finish_time(op: Operation, dev: Device, placement: dict, finish: dict, free
 def _candidates(members: list[Operation], devices: list[Device], allow_soft_placement: bool,
                 default_device: str) -> tuple[list[Device], str, str]:
     """The devices a colocation group may go to, its merged request, and why."""
-    spec = DeviceSpec.from_string(default_device)
+    spec = DeviceSpec()
     # Ops that reach the group only by taking a variable's ref (Assign, apply ops) yield to the
     # variable's device: TF's "a variable and its update ops share a device".
     constrained = sorted((m for m in members if m.device), key=lambda m: bool(m._opdef.ref_inputs))
@@ -121,6 +121,11 @@ def _candidates(members: list[Operation], devices: list[Device], allow_soft_plac
                 f"specification are registered in this process; available devices: "
                 f"{', '.join(d.name for d in devices)}. Set ConfigProto(allow_soft_placement=True) "
                 "to fall back to an available device.")
+    if default_device and len(matching) > 1:
+        # A distributed master's own task ("near the client") wins over other tasks that also match;
+        # an unconstrained node therefore never wanders onto a ps or another worker.
+        near = DeviceSpec.from_string(default_device)
+        matching = [d for d in matching if near.matches(DeviceSpec.from_string(d.name))] or matching
     # A GPU, when one fits, is preferred like TF does; the cost model picks among the rest.
     gpus = [d for d in matching if d.device_type == "GPU"]
     if gpus and len(gpus) < len(matching) and not any(

@@ -45,6 +45,11 @@ class LocalRendezvous:
                     raise errors.DeadlineExceededError(None, None, f"Timed out waiting for tensor {key}")
             return self._values.pop(key)
 
+    @property
+    def error(self) -> BaseException | None:
+        """The error the rendezvous was aborted with, or None while the step is live."""
+        return self._error
+
     def abort(self, error: BaseException) -> None:
         """Fails every pending and future recv with `error` (a CancelledError for sibling partitions)."""
         with self._cond:

@@ -5,23 +5,21 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import itertools
-import logging
 import threading
 from typing import Any
 
 import numpy as np
 
-from labflow import dtypes, errors
+from labflow import errors
 from labflow.framework.graph import get_default_graph
 from labflow.framework.shapes import TensorShape
-from labflow.framework.tensor import Operation, Tensor
-from labflow.runtime import executor, partition, placer, prune, rewrite
+from labflow.framework.tensor import Tensor
+from labflow.runtime import executor, partition, pipeline, placer
 from labflow.runtime.config import ConfigProto
 from labflow.runtime.devices import DeviceAttributes, make_local_devices
 from labflow.runtime.fetch import FetchMapper
 from labflow.runtime.rendezvous import LocalRendezvous
 
-_log = logging.getLogger("labflow.placement")
 _step_ids = itertools.count(1)
 
 
@@ -42,13 +40,17 @@ class BaseSession:
     """The shared implementation of `Session` and `InteractiveSession`."""
 
     def __init__(self, target: str = "", graph: Any = None, config: ConfigProto | None = None):
-        if target:
-            raise errors.UnimplementedError(None, None, f"Session target '{target}': the distributed "
-                                            "runtime (grpc://) is not available yet in this labflow version.")
         self._graph = graph if graph is not None else get_default_graph()
         self._config = config or ConfigProto()
         self._target = target
-        self._devices = make_local_devices(self._config.device_count, gpu_options=self._config.gpu_options)
+        self._remote = None
+        if target:
+            # A distributed session: the master runs the pipeline over the cluster's devices.
+            from labflow.distributed.client import RemoteSession
+            self._remote = RemoteSession(target, self._graph, self._config)
+            self._devices = []
+        else:
+            self._devices = make_local_devices(self._config.device_count, gpu_options=self._config.gpu_options)
         self._cache: dict = {}
         self._closed = False
         self._lock = threading.Lock()
@@ -58,6 +60,11 @@ class BaseSession:
         self._tracer: _Tracer | None = None
         self._stateful_placements: dict = {}
         self._default_ctx: list = []
+        # Single-partition steps share one Step whose rendezvous close() aborts: a kernel blocked in
+        # such a step (a queue dequeue) wakes with CancelledError instead of hanging the close.
+        self._session_rdv = LocalRendezvous()
+        self._session_step = executor.Step(self._session_rdv, 0, self)
+        self._live_steps: set = set()
 
     # -- properties -----------------------------------------------------------------------------------
     @property
@@ -73,6 +80,8 @@ class BaseSession:
         return self._target
 
     def list_devices(self) -> list[DeviceAttributes]:
+        if self._remote is not None:
+            return self._remote.list_devices()
         return [DeviceAttributes(d.name, d.device_type, d.memory_limit, i + 1, d.description)
                 for i, d in enumerate(self._devices)]
 
@@ -91,6 +100,8 @@ class BaseSession:
 
     def placements(self) -> list[placer.Placement]:
         """The placement decisions of the most recently compiled step, with reasons."""
+        if self._remote is not None:
+            return list(self._remote.last_placements)
         return list(self._last_placements)
 
     # -- run ------------------------------------------------------------------------------------------
@@ -114,6 +125,9 @@ class BaseSession:
         feed_tensors, feed_values = self._feeds(feed_dict) if feed_dict else ((), [])
         if self._tracer is not None and options is None:
             options, run_metadata = self._tracer._next()
+        if self._remote is not None:
+            results = self._remote.run(elements, feed_tensors, feed_values, options, run_metadata)
+            return results[0] if builder is None else builder.build(results)
         traced = options is not None and options.trace_level > 0
         key = (graph._version, tuple(elements), feed_tensors)
         if traced:
@@ -190,49 +204,17 @@ class BaseSession:
         return tuple(tensors), values
 
     def _compile(self, elements: list, feed_tensors: tuple, traced: bool = False) -> _CompiledStep:
-        feeds = set(feed_tensors)
-        fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
-        targets = [e for e in elements if isinstance(e, Operation)]
-        order = prune.prune(fetch_tensors, targets, feeds)
-        placement, decisions = placer.place(order, self._devices, self._config.allow_soft_placement,
-                                            pinned=self._stateful_placements)
-        for op, dev in placement.items():
-            if op._opdef.stateful:
-                self._stateful_placements.setdefault(op.name, dev)
-        self._last_placements = decisions
-        if self._config.log_device_placement:
-            for d in decisions:
-                _log.info("%s: (%s): %s [%s]", d.node, d.op_type, d.device, d.reason)
-        part_fetches: list = []
-        from_feed: list[tuple[int, int]] = []
-        feed_pos = {t: i for i, t in enumerate(feed_tensors)}
-        for i, e in enumerate(elements):
-            if isinstance(e, Tensor) and e in feeds:
-                from_feed.append((i, feed_pos[e]))
-                part_fetches.append(None)
-            else:
-                part_fetches.append(e if isinstance(e, Tensor) else None)
-        wire = self._config.graph_options.send_recv_dtype
-        if wire is None and self._config.graph_options.enable_bfloat16_sendrecv:
-            wire = "bfloat16"
-        wire = None if wire is None else dtypes.as_dtype(wire)
-        if wire is not None and wire not in (dtypes.float16, dtypes.bfloat16):
-            raise ValueError(f"graph_options.send_recv_dtype must be float16 or bfloat16, got {wire.name}")
-        parts = partition.partition(order, placement, list(feed_tensors), part_fetches, targets,
-                                    wire_dtype=wire)
-        opts = self._config.graph_options.optimizer_options
-        if opts.do_constant_folding and opts.opt_level != opts.L0:
-            for p in parts:
-                rewrite.optimize(p)
-        compiled = [executor.compile_partition(p, traced, i) for i, p in enumerate(parts)]
-        return _CompiledStep(compiled, from_feed, len(elements), decisions, list(feed_tensors))
+        plan = pipeline.plan_step(elements, feed_tensors, self._devices, self._config, self._stateful_placements)
+        self._last_placements = plan.decisions
+        compiled = [executor.compile_partition(p, traced, i) for i, p in enumerate(plan.partitions)]
+        return _CompiledStep(compiled, plan.fetch_from_feed, plan.nfetch, plan.decisions, list(feed_tensors))
 
     def _execute(self, step: _CompiledStep, feed_values: list) -> list:
         out: list = [None] * step.nfetch
         single = step.single
         if single is not None:
             try:
-                single.fn(feed_values, out, None)
+                single.fn(feed_values, out, self._session_step)
             except Exception as e:  # noqa: BLE001 - translated into an OpError naming the node
                 raise executor.translate_error(e, single) from None
         elif step.partitions:
@@ -245,6 +227,7 @@ class BaseSession:
                         traces: list | None = None) -> None:
         rdv = LocalRendezvous()
         st = executor.Step(rdv, next(_step_ids), self, traces)
+        self._live_steps.add(rdv)
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
@@ -263,10 +246,18 @@ class BaseSession:
 
         futs = [self._pool.submit(run_one, cp) for cp in step.partitions]
         concurrent.futures.wait(futs)
+        self._live_steps.discard(rdv)
         self._last_transfer = {"bytes": rdv.bytes_sent, "tensors": rdv.tensors_sent}
         if failures:
             real = [f for f in failures if not isinstance(f, errors.CancelledError)]
             raise (real or failures)[0]
+
+    @staticmethod
+    def reset(target: str, containers: list[str] | None = None, config: Any = None) -> None:
+        """Clears resource containers (variables, queues; all when `containers` is None) on every task
+        of the cluster behind `target` (TF 1.x `tf.Session.reset`)."""
+        from labflow.distributed.client import reset
+        reset(target, containers, config)
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -274,6 +265,11 @@ class BaseSession:
         if self._closed:
             return
         self._closed = True
+        if self._remote is not None:
+            self._remote.close()
+        closed = errors.CancelledError(None, None, "Session has been closed.")
+        for rdv in [self._session_rdv, *list(self._live_steps)]:
+            rdv.abort(closed)
         self._cache.clear()
         for d in self._devices:
             d.resources.clear()

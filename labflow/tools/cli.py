@@ -1,4 +1,4 @@
-"""The `labflow` command line: `labflow demo`, `labflow version`."""
+"""The `labflow` command line: `labflow demo`, `labflow server`, `labflow version`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="labflow", description="labflow command line")
     sub = p.add_subparsers(dest="cmd")
     _add_demo(sub)
+    from labflow.distributed import server_main
+    server_main.add_parser(sub)
     sub.add_parser("version", help="print the version")
     args = p.parse_args(argv)
     if args.cmd == "demo":
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("labflow demo: interrupted", file=sys.stderr)
             return 130
+    if args.cmd == "server":
+        return server_main.main(args)
     if args.cmd == "version":
         import labflow
         print(labflow.__version__)

@@ -44,6 +44,9 @@ def __getattr__(name: str) -> _Any:
     if name == "ClusterSpec":  # lazily: `import labflow` never loads the distributed package
         from labflow.distributed.cluster import ClusterSpec
         return ClusterSpec
+    if name == "Server":
+        from labflow.distributed.server import Server
+        return Server
     if name in ("SummaryWriter", "summary_iterator"):
         from labflow import summary
         return summary.FileWriter if name == "SummaryWriter" else summary.summary_iterator

@@ -48,8 +48,17 @@ def test_generated_code_is_fresh():
 def test_every_source_has_a_module():
     from labflow.tools import gen_protos
 
-    expected = {gen_protos.generated_path(s).stem for s in gen_protos.proto_sources()}
-    assert expected == set(MODULES)
+    expected = {gen_protos.generated_path(s).as_posix() for s in gen_protos.proto_sources()}
+    import labflow.distributed.protos as dist_protos
+    dist = sorted(m.name for m in pkgutil.iter_modules(dist_protos.__path__) if m.name.endswith("_pb2"))
+    have = {f"labflow/framework/protos/{m}.py" for m in MODULES} | {f"labflow/distributed/protos/{m}.py" for m in dist}
+    assert expected == have
+
+
+@pytest.mark.parametrize("module", ["master_pb2", "worker_pb2"])
+def test_distributed_protos_import(module):
+    mod = importlib.import_module(f"labflow.distributed.protos.{module}")
+    assert mod.DESCRIPTOR.package == "labflow.distributed"
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -1,0 +1,171 @@
+"""gRPC transport, server side: the master and worker services, the token check, TLS, message limits.
+
+One of the two files that import grpc (with grpc_client.py). The services themselves are transport-free
+(master.py, worker.py); this file only maps messages and errors onto gRPC.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from labflow import errors
+from labflow.distributed import auth, wire
+from labflow.distributed.protos import master_pb2 as mpb
+from labflow.distributed.protos import worker_pb2 as wpb
+
+_log = logging.getLogger("labflow.distributed")
+
+MASTER_SERVICE = "labflow.distributed.MasterService"
+WORKER_SERVICE = "labflow.distributed.WorkerService"
+
+MASTER_METHODS = {
+    "CreateSession": (mpb.CreateSessionRequest, mpb.CreateSessionResponse),
+    "ExtendSession": (mpb.ExtendSessionRequest, mpb.ExtendSessionResponse),
+    "RunStep": (mpb.RunStepRequest, mpb.RunStepResponse),
+    "CloseSession": (mpb.CloseSessionRequest, mpb.CloseSessionResponse),
+    "ListDevices": (mpb.ListDevicesRequest, mpb.ListDevicesResponse),
+    "Reset": (wpb.ResetRequest, wpb.ResetResponse),
+}
+WORKER_METHODS = {
+    "GetStatus": (wpb.GetStatusRequest, wpb.GetStatusResponse),
+    "RegisterGraph": (wpb.RegisterGraphRequest, wpb.RegisterGraphResponse),
+    "RunGraph": (wpb.RunGraphRequest, wpb.RunGraphResponse),
+    "CleanupGraph": (wpb.CleanupGraphRequest, wpb.CleanupGraphResponse),
+    "DeregisterGraph": (wpb.DeregisterGraphRequest, wpb.DeregisterGraphResponse),
+    "Reset": (wpb.ResetRequest, wpb.ResetResponse),
+    "RecvTensor": (wpb.RecvTensorRequest, wpb.RecvTensorResponse),  # server-streaming
+}
+STREAMING = {"RecvTensor"}
+
+_CODES = {sc.value[0]: sc for sc in grpc.StatusCode}
+
+
+def channel_options() -> list[tuple[str, Any]]:
+    """Limits and keepalive shared by servers and clients (set on purpose, see wire.MAX_MESSAGE_BYTES)."""
+    return [("grpc.max_send_message_length", wire.MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
+            ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 1)]
+
+
+class _Malformed:
+    """Stands for a request that did not parse, so the handler answers INVALID_ARGUMENT itself."""
+
+    def __init__(self, error: str):
+        self.error = error
+
+
+def _deserializer(cls: Any) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except (DecodeError, ValueError, TypeError) as e:
+            return _Malformed(str(e) or type(e).__name__)
+    return parse
+
+
+def _abort(context: Any, exc: BaseException) -> None:
+    code = exc.error_code if isinstance(exc, errors.OpError) else errors.INTERNAL
+    msg = exc.message if isinstance(exc, errors.OpError) else f"{type(exc).__name__}: {exc}"
+    context.abort(_CODES.get(code, grpc.StatusCode.UNKNOWN), msg)
+
+
+def _unary(fn: Callable, name: str) -> Callable:
+    def behavior(request: Any, context: Any) -> Any:
+        if isinstance(request, _Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Malformed {name} request: {request.error}")
+        try:
+            return fn(request)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a gRPC status, the server keeps serving
+            if not isinstance(e, errors.OpError):
+                _log.exception("%s failed", name)
+            _abort(context, e)
+    return behavior
+
+
+def _stream(fn: Callable, name: str) -> Callable:
+    def behavior(request: Any, context: Any) -> Any:
+        if isinstance(request, _Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Malformed {name} request: {request.error}")
+        try:
+            yield from fn(request, alive=context.is_active)
+        except Exception as e:  # noqa: BLE001
+            _abort(context, e)
+    return behavior
+
+
+def _handlers(service: str, impl: Any, methods: dict) -> Any:
+    table = {}
+    for name, (req_cls, resp_cls) in methods.items():
+        fn = getattr(impl, name)
+        if name in STREAMING:
+            table[name] = grpc.unary_stream_rpc_method_handler(
+                _stream(fn, name), request_deserializer=_deserializer(req_cls),
+                response_serializer=resp_cls.SerializeToString)
+        else:
+            table[name] = grpc.unary_unary_rpc_method_handler(
+                _unary(fn, name), request_deserializer=_deserializer(req_cls),
+                response_serializer=resp_cls.SerializeToString)
+    return grpc.method_handlers_generic_handler(service, table)
+
+
+class _TokenInterceptor(grpc.ServerInterceptor):
+    """Rejects every call that does not carry the cluster token (UNAUTHENTICATED), and logs it."""
+
+    def __init__(self, token: str, task: str):
+        self._token = token
+        self._task = task
+
+        def deny(request: Any, context: Any) -> None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"Missing or wrong cluster token for task {task}: "
+                          "pass the cluster's token (LABFLOW_CLUSTER_TOKEN or --token-file).")
+        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny, request_deserializer=bytes)
+        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny, request_deserializer=bytes)
+
+    def intercept_service(self, continuation: Callable, details: Any) -> Any:
+        presented = None
+        for key, value in details.invocation_metadata or ():
+            if key == auth.METADATA_KEY:
+                presented = value
+        if auth.check(presented, self._token):
+            return continuation(details)
+        _log.warning("%s: rejected unauthenticated call to %s", self._task, details.method)
+        return self._deny_stream if details.method.endswith("/RecvTensor") else self._deny_unary
+
+
+def start_server(bind: str, master: Any, worker: Any, token: str, *, tls: tuple[bytes, bytes, bytes | None] | None
+                 = None, max_workers: int = 64) -> tuple[Any, int]:
+    """Starts a gRPC server for `master` and `worker` on `bind` ("host:port", port 0 picks one).
+
+    Returns:
+        (server, port).
+
+    Raises:
+        errors.UnavailableError: the address cannot be bound (in use, or not a local address).
+    """
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=max_workers,
+                                                               thread_name_prefix="labflow-grpc"),
+                         interceptors=[_TokenInterceptor(token, worker.task_name)],
+                         options=[*channel_options(), ("grpc.so_reuseport", 0)])
+    server.add_generic_rpc_handlers([_handlers(MASTER_SERVICE, master, MASTER_METHODS),
+                                     _handlers(WORKER_SERVICE, worker, WORKER_METHODS)])
+    try:
+        if tls is not None:
+            key, cert, ca = tls
+            creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=ca is not None)
+            port = server.add_secure_port(bind, creds)
+        else:
+            port = server.add_insecure_port(bind)
+    except RuntimeError as e:
+        raise errors.UnavailableError(None, None, f"Cannot bind {bind}: {e} (is the port in use?)") from None
+    if not port:
+        raise errors.UnavailableError(None, None, f"Cannot bind {bind}: the port is in use or the host is not an "
+                                      "address of this machine.")
+    server.start()
+    return server, port

@@ -1,0 +1,101 @@
+"""Tensors and errors in the service messages: WireTensor <-> NumPy, OpError <-> Status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labflow import dtypes as _dt
+from labflow import errors
+from labflow.distributed import tensor_coding
+from labflow.distributed.protos import worker_pb2
+
+# One message may carry feeds/fetches inline (a full MNIST test set is 31 MB); tensors moving between
+# workers stream through RecvTensor in chunks instead. Both limits are set on purpose, not defaulted.
+MAX_MESSAGE_BYTES = 1 << 30
+CHUNK_BYTES = 4 << 20
+
+
+def to_numpy(value: Any) -> Any:
+    if type(value).__module__.startswith("cupy"):
+        from labflow.backend import to_numpy as _host
+        return _host(value)
+    return value
+
+
+def fill_wire(msg: Any, value: Any, *, with_content: bool = True, checksum: bool = False) -> memoryview:
+    """Writes `value`'s dtype and shape (and payload, unless `with_content` is False) into a WireTensor."""
+    header, payload = tensor_coding.encode(to_numpy(value), checksum=checksum)
+    msg.dtype = header.dtype.as_datatype_enum
+    msg.shape.extend(header.shape)
+    if header.crc32 is not None:
+        msg.crc32_plus_one = header.crc32 + 1
+    if with_content:
+        msg.content = payload.tobytes() if payload.nbytes else b""
+    return payload
+
+
+def header_of(msg: Any, nbytes: int | None = None) -> tensor_coding.TensorHeader:
+    try:
+        dtype = _dt.as_dtype(int(msg.dtype)).base_dtype
+    except (TypeError, ValueError, KeyError) as e:
+        raise errors.InvalidArgumentError(None, None, f"Malformed tensor on the wire: {e}") from None
+    shape = tuple(int(x) for x in msg.shape)
+    if any(d < 0 for d in shape):
+        raise errors.InvalidArgumentError(None, None, f"Malformed tensor on the wire: negative shape {shape}")
+    crc = msg.crc32_plus_one - 1 if msg.crc32_plus_one else None
+    return tensor_coding.TensorHeader(dtype, shape, len(msg.content) if nbytes is None else nbytes, crc)
+
+
+def from_wire(msg: Any) -> np.ndarray:
+    """A WireTensor as a NumPy array (read-only, sharing the message's bytes)."""
+    header = header_of(msg)
+    return decode(header, msg.content)
+
+
+def decode(header: tensor_coding.TensorHeader, payload: Any) -> np.ndarray:
+    try:
+        return tensor_coding.decode(header, payload)
+    except errors.OpError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise errors.InvalidArgumentError(None, None, f"Malformed tensor on the wire: {e}") from None
+
+
+def named(out: Any, name: str, value: Any) -> None:
+    nt = out.add(name=name)
+    fill_wire(nt.tensor, value)
+
+
+def set_status(status: Any, exc: BaseException, task: str = "") -> None:
+    """Records an exception in a Status message (OpErrors keep their code and failing node)."""
+    if isinstance(exc, errors.OpError):
+        status.code = exc.error_code or errors.UNKNOWN
+        status.message = exc.message
+        node = getattr(exc, "node_name", None) or (exc.op.name if getattr(exc, "op", None) is not None else "")
+        status.node_name = node or ""
+    else:
+        status.code = errors.INTERNAL
+        status.message = f"{type(exc).__name__}: {exc}"
+    if task and not status.task:
+        status.task = task
+
+
+def error_from_status(status: Any, graph: Any = None) -> errors.OpError:
+    """The OpError a Status describes; with the client's `graph` it names the op and where it was defined."""
+    cls = errors.exception_type_from_error_code(status.code)
+    op = None
+    if graph is not None and status.node_name:
+        try:
+            op = graph.get_operation_by_name(status.node_name)
+        except (KeyError, ValueError):
+            op = None
+    err = cls(None, op, status.message)
+    err.node_name = status.node_name
+    err.task = status.task
+    return err
+
+
+def status_message(code: int, message: str, task: str = "") -> Any:
+    return worker_pb2.Status(code=code, message=message, task=task)

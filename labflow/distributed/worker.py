@@ -1,0 +1,283 @@
+"""The worker service without transport: registered partitions, steps, and the remote rendezvous.
+
+Every task runs one `Worker`. A master registers the partitions of a step signature on the tasks
+that own their devices (`RegisterGraph`), then runs each step with one `RunGraph` per task. Tensors
+crossing tasks meet in the step's rendezvous: a Send stores locally, and the receiving task pulls the
+value with `RecvTensor` (as TF does). `channels(task_name)` gives a client for another task; the
+gRPC server passes one that speaks gRPC, the unit tests one that calls the other `Worker` directly.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import itertools
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from labflow import errors
+from labflow.distributed import tensor_coding, wire
+from labflow.distributed.protos import worker_pb2 as pb
+from labflow.distributed.worker_graph import partition_from_graph_def
+from labflow.runtime import executor, tracing
+from labflow.runtime.devices import make_local_devices
+from labflow.runtime.rendezvous import LocalRendezvous
+
+_log = logging.getLogger("labflow.distributed")
+_handles = itertools.count(1)
+
+
+def task_of(device_name: str) -> str:
+    """'/job:ps/replica:0/task:0/device:CPU:0' -> '/job:ps/replica:0/task:0'."""
+    return device_name.rsplit("/device:", 1)[0]
+
+
+class StepRendezvous(LocalRendezvous):
+    """One step's rendezvous on one task: local keys wait here, keys sent by other tasks are pulled."""
+
+    def __init__(self, worker: Worker, step_id: int):
+        super().__init__()
+        self._worker = worker
+        self.step_id = step_id
+        self._calls: set = set()
+        self.bytes_received = 0
+
+    def recv(self, key: str, timeout: float | None = None) -> Any:
+        src_task = task_of(key.split(";", 1)[0])
+        if src_task == self._worker.task_name:
+            return super().recv(key, timeout)
+        if self.error is not None:
+            raise self.error
+        value = self._worker._pull(src_task, self, key)
+        self.bytes_received += int(getattr(value, "nbytes", 0))
+        return value
+
+    def wait_local(self, key: str, alive: Callable[[], bool]) -> Any:
+        """A local value for a peer's RecvTensor: waits in slices while the peer's call is alive."""
+        while True:
+            try:
+                return LocalRendezvous.recv(self, key, timeout=0.25)
+            except errors.DeadlineExceededError:
+                if not alive():
+                    raise errors.CancelledError(None, None, f"RecvTensor for {key} was cancelled by the "
+                                                "receiving task") from None
+
+    def track(self, call: Any) -> None:
+        with self._cond:
+            if self.error is not None:
+                call.cancel()
+            self._calls.add(call)
+
+    def untrack(self, call: Any) -> None:
+        with self._cond:
+            self._calls.discard(call)
+
+    def abort(self, error: BaseException) -> None:
+        super().abort(error)
+        with self._cond:
+            calls = list(self._calls)
+        for c in calls:
+            c.cancel()
+
+
+class _Registered:
+    def __init__(self, session_handle: str, compiled: list, num_fetches: int, feed_indices: list[int]):
+        self.session_handle = session_handle
+        self.compiled = compiled
+        self.num_fetches = num_fetches
+        self.feed_indices = feed_indices
+
+
+class Worker:
+    """The service logic of one task (`/job:J/replica:0/task:I`): its devices, graphs and steps."""
+
+    def __init__(self, job: str, task: int, config: Any = None,
+                 channels: Callable[[str], Any] | None = None):
+        device_count = getattr(config, "device_count", None) if config is not None else None
+        gpu_options = getattr(config, "gpu_options", None) if config is not None else None
+        self.job, self.task = job, task
+        self.task_name = f"/job:{job}/replica:0/task:{task}"
+        self.devices = make_local_devices(device_count, job=job, task=task, gpu_options=gpu_options)
+        self._by_name = {d.name: d for d in self.devices}
+        self.incarnation = secrets.randbits(63) | 1
+        self.channels = channels
+        self._graphs: dict[str, _Registered] = {}
+        self._steps: dict[int, StepRendezvous] = {}
+        self._done_steps: collections.OrderedDict[int, str] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(4, 2 * len(self.devices)),
+                                                           thread_name_prefix=f"labflow-{job}{task}")
+        self.recv_timeout_s: float | None = None
+
+    # -- service methods -----------------------------------------------------------------------------
+    def GetStatus(self, request: pb.GetStatusRequest) -> pb.GetStatusResponse:  # noqa: N802 - RPC name
+        resp = pb.GetStatusResponse(task_name=self.task_name, incarnation=self.incarnation, pid=os.getpid(),
+                                    live_steps=len(self._steps), registered_graphs=len(self._graphs))
+        for d in self.devices:
+            resp.device_attributes.add(name=d.name, device_type=d.device_type, memory_limit=d.memory_limit,
+                                       incarnation=self.incarnation, physical_device_desc=d.description)
+        return resp
+
+    def RegisterGraph(self, request: pb.RegisterGraphRequest) -> pb.RegisterGraphResponse:  # noqa: N802
+        compiled, feeds = [], []
+        for i, gd in enumerate(request.partition):
+            part = partition_from_graph_def(gd, self._by_name)
+            compiled.append(executor.compile_partition(part, request.traced, i))
+            feeds.extend(part.feed_indices)
+        handle = f"{self.task_name}/graph_{next(_handles)}"
+        with self._lock:
+            self._graphs[handle] = _Registered(request.session_handle, compiled, request.num_fetches,
+                                               sorted(set(feeds)))
+        return pb.RegisterGraphResponse(graph_handle=handle)
+
+    def DeregisterGraph(self, request: pb.DeregisterGraphRequest) -> pb.DeregisterGraphResponse:  # noqa: N802
+        with self._lock:
+            self._graphs.pop(request.graph_handle, None)
+        return pb.DeregisterGraphResponse()
+
+    def RunGraph(self, request: pb.RunGraphRequest) -> pb.RunGraphResponse:  # noqa: N802
+        resp = pb.RunGraphResponse()
+        reg = self._graphs.get(request.graph_handle)
+        if reg is None:
+            wire.set_status(resp.status, errors.AbortedError(None, None, f"Graph handle {request.graph_handle} is "
+                            f"not registered on {self.task_name} (the task restarted?); rerun the step."),
+                            self.task_name)
+            return resp
+        try:
+            rdv = self._rendezvous(request.step_id)
+            feeds: list = [None] * (max(reg.feed_indices) + 1 if reg.feed_indices else 0)
+            for nt in request.send:
+                feeds[int(nt.name)] = wire.from_wire(nt.tensor)
+        except (errors.OpError, ValueError, IndexError) as e:
+            err = e if isinstance(e, errors.OpError) else errors.InvalidArgumentError(None, None, f"Bad feed: {e}")
+            wire.set_status(resp.status, err, self.task_name)
+            return resp
+        out: list = [None] * reg.num_fetches
+        traced = any("_tr = step.traces" in cp.source for cp in reg.compiled)
+        traces: list | None = [[] for _ in reg.compiled] if traced else None
+        origin = tracing.clock_origin() if traced else None
+        st = executor.Step(rdv, request.step_id, None, traces)
+        failures: list[BaseException] = []
+
+        def run_one(cp):
+            try:
+                cp.fn(feeds, out, st)
+            except Exception as e:  # noqa: BLE001 - the first error wins; siblings are cancelled
+                err = executor.translate_error(e, cp)
+                if isinstance(err, errors.OpError) and not getattr(err, "node_name", None):
+                    node = cp.node_for_traceback(e.__traceback__)
+                    err.node_name = node.name if node is not None else ""
+                failures.append(err)
+                rdv.abort(errors.CancelledError(None, None, f"Step cancelled: a partition on {cp.device.name} "
+                                                f"failed: {getattr(err, 'message', err)}"))
+
+        if len(reg.compiled) == 1:
+            run_one(reg.compiled[0])
+        else:
+            futs = [self._pool.submit(run_one, cp) for cp in reg.compiled]
+            concurrent.futures.wait(futs)
+        if failures:
+            real = [f for f in failures if not isinstance(f, errors.CancelledError)]
+            wire.set_status(resp.status, (real or failures)[0], self.task_name)
+            return resp
+        for i, v in enumerate(out):
+            if v is not None:
+                wire.named(resp.recv, str(i), v)
+        if traced:
+            resp.step_stats.CopyFrom(tracing.build_step_stats(reg.compiled, traces, *origin))
+        return resp
+
+    def RecvTensor(self, request: pb.RecvTensorRequest,  # noqa: N802
+                   alive: Callable[[], bool] = lambda: True) -> Iterator[pb.RecvTensorResponse]:
+        try:
+            rdv = self._rendezvous(request.step_id)
+            value = rdv.wait_local(request.rendezvous_key, alive)
+            first = pb.RecvTensorResponse()
+            payload = wire.fill_wire(first.header, value, with_content=False)
+        except errors.OpError as e:
+            resp = pb.RecvTensorResponse()
+            wire.set_status(resp.status, e, self.task_name)
+            yield resp
+            return
+        first.total_bytes = payload.nbytes
+        for offset, piece in tensor_coding.chunks(payload, wire.CHUNK_BYTES):
+            msg = first if offset == 0 else pb.RecvTensorResponse()
+            msg.offset = offset
+            msg.data = piece.tobytes()
+            yield msg
+
+    def CleanupGraph(self, request: pb.CleanupGraphRequest) -> pb.CleanupGraphResponse:  # noqa: N802
+        with self._lock:
+            rdv = self._steps.pop(request.step_id, None)
+            self._done_steps[request.step_id] = request.abort.message or "finished"
+            while len(self._done_steps) > 4096:
+                self._done_steps.popitem(last=False)
+        if rdv is not None and request.abort.code:
+            rdv.abort(wire.error_from_status(request.abort))
+        return pb.CleanupGraphResponse()
+
+    def Reset(self, request: pb.ResetRequest) -> pb.ResetResponse:  # noqa: N802
+        for d in self.devices:
+            if request.container:
+                for c in request.container:
+                    d.resources.clear(c)
+            else:
+                d.resources.clear()
+        return pb.ResetResponse()
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _rendezvous(self, step_id: int) -> StepRendezvous:
+        rdv = self._steps.get(step_id)
+        if rdv is None:
+            with self._lock:
+                rdv = self._steps.get(step_id)
+                if rdv is None:
+                    done = self._done_steps.get(step_id)
+                    if done is not None:
+                        raise errors.AbortedError(None, None, f"Step {step_id} already ended on "
+                                                  f"{self.task_name} ({done})")
+                    rdv = self._steps[step_id] = StepRendezvous(self, step_id)
+        return rdv
+
+    def _pull(self, src_task: str, rdv: StepRendezvous, key: str) -> Any:
+        """RecvTensor from the task that sent `key`, reassembling the streamed chunks."""
+        if self.channels is None:
+            raise errors.InternalError(None, None, f"No channel to {src_task}: this worker has no peers")
+        client = self.channels(src_task)
+        call = client.RecvTensor(pb.RecvTensorRequest(step_id=rdv.step_id, rendezvous_key=key),
+                                 timeout=self.recv_timeout_s)
+        rdv.track(call)
+        try:
+            header = assembler = None
+            for msg in call:
+                if msg.status.code:
+                    raise wire.error_from_status(msg.status)
+                if header is None:
+                    header = wire.header_of(msg.header, msg.total_bytes)
+                    if header.nbytes == len(msg.data):
+                        return wire.decode(header, msg.data)
+                    assembler = tensor_coding.Reassembler.for_header(header)
+                assembler.add(msg.offset, msg.data)
+            if assembler is None:
+                raise errors.DataLossError(None, None, f"RecvTensor from {src_task} ended without data ({key})")
+            return wire.decode(header, assembler.finish())
+        except errors.OpError as e:
+            if rdv.error is not None:
+                raise rdv.error from None
+            raise e
+        finally:
+            rdv.untrack(call)
+
+    def close(self) -> None:
+        err = errors.CancelledError(None, None, f"Task {self.task_name} is shutting down")
+        with self._lock:
+            steps = list(self._steps.values())
+            self._steps.clear()
+            self._graphs.clear()
+        for rdv in steps:
+            rdv.abort(err)
+        self._pool.shutdown(wait=False, cancel_futures=True)

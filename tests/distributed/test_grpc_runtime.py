@@ -1,0 +1,199 @@
+"""The gRPC runtime in one process: servers, distributed sessions, tokens, malformed and oversized calls."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+import labflow as tf
+from labflow import errors
+from labflow.distributed import auth
+from labflow.distributed.server import Server, free_port
+
+grpc = pytest.importorskip("grpc")
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def servers():
+    ports = [free_port() for _ in range(3)]
+    cluster = tf.train.ClusterSpec({"ps": [f"localhost:{ports[0]}"],
+                                    "worker": [f"localhost:{ports[1]}", f"localhost:{ports[2]}"]})
+    started = []
+    try:
+        for job, i in (("ps", 0), ("worker", 0), ("worker", 1)):
+            started.append(Server(cluster, job, i))
+        yield started
+    finally:
+        for s in started:
+            s.stop()
+
+
+def test_distributed_session_runs_across_tasks(servers):
+    ps, w0, w1 = servers
+    with tf.device("/job:ps/task:0"):
+        v = tf.Variable(tf.zeros([4]), name="acc")
+    with tf.device("/job:worker/task:1"):
+        x = tf.placeholder(tf.float32, [4], name="x")
+        doubled = x * 2.0
+    update = tf.assign_add(v, doubled)
+    with tf.Session(w0.target) as sess:
+        sess.run(v.initializer)
+        for _ in range(3):
+            sess.run(update, {x: np.arange(4, dtype=np.float32)})
+        out = sess.run({"v": v, "d": doubled}, {x: np.ones(4, np.float32)})
+        np.testing.assert_allclose(out["v"], [0, 6, 12, 18])
+        np.testing.assert_allclose(out["d"], [2, 2, 2, 2])
+        assert out["v"].flags.writeable
+        names = [d.name for d in sess.list_devices()]
+        assert "/job:ps/replica:0/task:0/device:CPU:0" in names
+        assert "/job:worker/replica:0/task:1/device:CPU:0" in names
+        placed = {p.node: p.device for p in sess.placements()}
+        assert placed["acc"].startswith("/job:ps/replica:0/task:0")
+    # Another client session (through another task's master) sees the same variable.
+    with tf.Session(w1.target) as sess:
+        np.testing.assert_allclose(sess.run(v), [0, 6, 12, 18])
+
+
+def test_graph_grows_between_runs_and_scalars_come_back_as_numpy(servers):
+    a = tf.constant(3.0)
+    with tf.Session(servers[1].target) as sess:
+        assert sess.run(a) == 3.0
+        b = a * 4.0
+        c = tf.constant(b"bytes")
+        out = sess.run([b, c])
+        assert out[0] == 12.0 and isinstance(out[0], np.float32)
+        assert out[1] == b"bytes"
+
+
+def test_remote_errors_name_the_op_and_where_it_was_defined(servers):
+    x = tf.placeholder(tf.float32, [None])
+    with tf.device("/job:worker/task:1"):
+        r = tf.reshape(x, [3], name="misfit")
+    with tf.Session(servers[1].target) as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError) as ei:
+            sess.run(r, {x: [1.0, 2.0]})
+    assert ei.value.op is r.op
+    assert "misfit" in str(ei.value) and "test_grpc_runtime.py" in str(ei.value)
+
+
+def test_fp16_on_the_wire_between_tasks(servers):
+    with tf.device("/job:ps/task:0"):
+        a = tf.constant(np.linspace(0, 1, 1000, dtype=np.float32))
+    with tf.device("/job:worker/task:0"):
+        b = a + 0.0
+    config = tf.ConfigProto(graph_options=tf.GraphOptions(send_recv_dtype="float16"))
+    with tf.Session(servers[1].target, config=config) as sess:
+        out = sess.run(b)
+    np.testing.assert_allclose(out, np.linspace(0, 1, 1000), atol=1e-3)
+    assert not np.array_equal(out, np.linspace(0, 1, 1000, dtype=np.float32))  # it was narrowed
+
+
+def test_session_reset_clears_variables(servers):
+    with tf.device("/job:ps/task:0"):
+        v = tf.Variable(1.0, name="to_reset", collections=[])
+    with tf.Session(servers[1].target) as sess:
+        sess.run(v.initializer)
+    tf.Session.reset(servers[1].target, ["unused-container"])
+    with tf.Session(servers[1].target) as sess:
+        assert sess.run(v) == 1.0
+    tf.Session.reset(servers[1].target)
+    with tf.Session(servers[1].target) as sess:
+        with pytest.raises(tf.errors.FailedPreconditionError, match="to_reset"):
+            sess.run(v)
+
+
+def test_call_without_the_token_is_refused(servers, caplog):
+    from labflow.distributed.grpc_client import WorkerClient
+    from labflow.distributed.protos import worker_pb2
+    addr = servers[0].target.removeprefix("grpc://")
+    bad = WorkerClient(addr, "ps0", token="not-the-token")
+    try:
+        with caplog.at_level("WARNING", logger="labflow.distributed"):
+            with pytest.raises(errors.UnauthenticatedError, match="token"):
+                bad.GetStatus(worker_pb2.GetStatusRequest(), timeout=5)
+        assert any("rejected unauthenticated call" in r.message for r in caplog.records)
+    finally:
+        bad.close()
+    # No metadata at all: refused as well, and the server still serves the right token.
+    channel = grpc.insecure_channel(addr)
+    try:
+        stub = channel.unary_unary("/labflow.distributed.WorkerService/GetStatus")
+        with pytest.raises(grpc.RpcError) as ei:
+            stub(b"", timeout=5)
+        assert ei.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        channel.close()
+    good = WorkerClient(addr, "ps0")
+    try:
+        assert good.GetStatus(worker_pb2.GetStatusRequest(), timeout=5).task_name == "/job:ps/replica:0/task:0"
+    finally:
+        good.close()
+
+
+def test_malformed_and_oversized_messages_get_clean_errors(servers):
+    addr = servers[0].target.removeprefix("grpc://")
+    md = ((auth.METADATA_KEY, auth.token_for(addr)),)
+    channel = grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", -1)])
+    try:
+        stub = channel.unary_unary("/labflow.distributed.WorkerService/RunGraph")
+        with pytest.raises(grpc.RpcError) as ei:
+            stub(b"\xff\xff\xff\xff garbage", timeout=5, metadata=md)
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "Malformed RunGraph" in ei.value.details()
+        huge = bytes((1 << 30) + 64)  # past the 1 GiB limit
+        with pytest.raises(grpc.RpcError) as ei:
+            stub(huge, timeout=30, metadata=md)
+        del huge
+        assert ei.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        channel.close()
+    with tf.Session(servers[1].target) as sess:  # still serving
+        assert sess.run(tf.constant(1.0) + 1.0) == 2.0
+
+
+def test_unreachable_target_fails_fast_with_unavailable():
+    port = free_port()
+    with tf.Session(f"grpc://localhost:{port}") as sess:
+        with pytest.raises(tf.errors.UnavailableError, match="unavailable"):
+            sess.run(tf.constant(1.0))
+
+
+def test_bad_targets_are_rejected():
+    with pytest.raises(tf.errors.InvalidArgumentError, match="grpc://host:port"):
+        tf.Session("grpc://nohostport")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not supported"):
+        tf.Session("http://localhost:1")
+
+
+def test_local_server_and_stop_frees_the_port():
+    server = tf.train.Server.create_local_server()
+    port = server.port
+    with tf.Session(server.target) as sess:
+        assert sess.run(tf.constant(2.0) * 2.0) == 4.0
+        names = [d.name for d in sess.list_devices()]
+    assert names == ["/job:localhost/replica:0/task:0/device:CPU:0"]
+    server.stop()
+    server.stop()  # idempotent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # free again
+    assert "stopped" in repr(server)
+
+
+def test_non_loopback_address_needs_tls_or_insecure():
+    cluster = tf.train.ClusterSpec({"worker": ["10.1.2.3:2222"]})
+    with pytest.raises(ValueError, match="without TLS"):
+        Server(cluster, "worker", 0, start=False)
+    s = Server(cluster, "worker", 0, start=False, insecure=True)
+    assert s.job_name == "worker"
+
+
+def test_server_argument_defaults_and_checks():
+    with pytest.raises(ValueError, match="job_name"):
+        Server({"a": ["localhost:1"], "b": ["localhost:2"]}, start=False)
+    with pytest.raises(ValueError, match="task_index"):
+        Server({"a": ["localhost:1", "localhost:2"]}, start=False)
+    with pytest.raises(ValueError, match="protocol"):
+        Server({"a": ["localhost:1"]}, protocol="mpi", start=False)
