@@ -53,6 +53,13 @@ from labflow import compat, initializers, layers, losses, math, metrics, nn, ran
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    if name == "LocalCluster":  # lazily: `import labflow` never loads the distributed package
+        from labflow.distributed.launcher import LocalCluster
+        return LocalCluster
+    raise AttributeError(f"module 'labflow' has no attribute {name!r}")
+
 _sys.modules[__name__ + ".compat.v1"] = _sys.modules[__name__]
 
 if "IPython" in _sys.modules:  # Jupyter/IPython: rich display of protobuf results, magics, re-run warning

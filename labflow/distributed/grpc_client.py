@@ -80,9 +80,11 @@ class _Client:
         self._stubs: dict[str, Callable] = {}
         for name, (req_cls, resp_cls) in methods.items():
             path = f"/{service}/{name}"
-            make = self.channel.unary_stream if name in STREAMING else self.channel.unary_unary
-            self._stubs[name] = make(path, request_serializer=req_cls.SerializeToString,
-                                     response_deserializer=resp_cls.FromString)
+            if name in STREAMING:  # hand-framed bytes, parsed by wire.parse_chunk
+                self._stubs[name] = self.channel.unary_stream(path, request_serializer=req_cls.SerializeToString)
+            else:
+                self._stubs[name] = self.channel.unary_unary(path, request_serializer=req_cls.SerializeToString,
+                                                             response_deserializer=resp_cls.FromString)
 
     def call(self, name: str, request: Any, timeout: float | None = None) -> Any:
         try:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import grpc.experimental
 from google.protobuf.message import DecodeError
 
 from labflow import errors
@@ -51,7 +52,9 @@ def channel_options() -> list[tuple[str, Any]]:
     return [("grpc.max_send_message_length", wire.MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES),
             ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
-            ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 1)]
+            ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 1),
+            # RecvTensor streams on the calling thread: no extra thread per call.
+            (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1)]
 
 
 class _Malformed:
@@ -105,9 +108,9 @@ def _handlers(service: str, impl: Any, methods: dict) -> Any:
     for name, (req_cls, resp_cls) in methods.items():
         fn = getattr(impl, name)
         if name in STREAMING:
+            # The worker frames RecvTensor responses itself (wire.encode_chunk): bytes go out as they are.
             table[name] = grpc.unary_stream_rpc_method_handler(
-                _stream(fn, name), request_deserializer=_deserializer(req_cls),
-                response_serializer=resp_cls.SerializeToString)
+                _stream(fn, name), request_deserializer=_deserializer(req_cls), response_serializer=None)
         else:
             table[name] = grpc.unary_unary_rpc_method_handler(
                 _unary(fn, name), request_deserializer=_deserializer(req_cls),
@@ -152,7 +155,10 @@ def start_server(bind: str, master: Any, worker: Any, token: str, *, tls: tuple[
     server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=max_workers,
                                                                thread_name_prefix="labflow-grpc"),
                          interceptors=[_TokenInterceptor(token, worker.task_name)],
-                         options=[*channel_options(), ("grpc.so_reuseport", 0)])
+                         options=[*channel_options(), ("grpc.so_reuseport", 0),
+                                  # Accept the clients' keepalive pings (else: GOAWAY "too_many_pings").
+                                  ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+                                  ("grpc.http2.max_ping_strikes", 0)])
     server.add_generic_rpc_handlers([_handlers(MASTER_SERVICE, master, MASTER_METHODS),
                                      _handlers(WORKER_SERVICE, worker, WORKER_METHODS)])
     try:

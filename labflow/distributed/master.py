@@ -201,11 +201,23 @@ class MasterSession:
         timeout = ms / 1000 if ms else DEFAULT_STEP_TIMEOUT_S
         pool = self.master.pool
         futs: dict = {}
+        requests = []
         for tg in step.tasks:
             rg = wpb.RunGraphRequest(graph_handle=tg.handle, step_id=step_id)
             for i in tg.feed_indices:
                 wire.named(rg.send, str(i), feed_values[i])
-            futs[pool.submit(tg.client.RunGraph, rg, timeout)] = tg
+            requests.append(rg)
+        if len(step.tasks) == 1 and step.tasks[0].task == self.master.task_name:
+            # All on the master's own task: no peer to watch, so no thread hop either.
+            f: concurrent.futures.Future = concurrent.futures.Future()
+            try:
+                f.set_result(step.tasks[0].client.RunGraph(requests[0], timeout))
+            except Exception as e:  # noqa: BLE001 - handled with the others below
+                f.set_exception(e)
+            futs[f] = step.tasks[0]
+        else:
+            for tg, rg in zip(step.tasks, requests):
+                futs[pool.submit(tg.client.RunGraph, rg, timeout)] = tg
         first: list[BaseException] = []
         aborted = threading.Event()
 
@@ -263,7 +275,6 @@ class MasterSession:
             if isinstance(err, (errors.UnavailableError, errors.AbortedError)):
                 self._cache.clear()  # a task restarted or died: register afresh next time
             raise err
-        self._cleanup(step, step_id, None)
         for i, j in plan.fetch_from_feed:
             out[i] = feed_values[j]
         return out

@@ -45,6 +45,27 @@ class StepRendezvous(LocalRendezvous):
         self.step_id = step_id
         self._calls: set = set()
         self.bytes_received = 0
+        # Keys peers will pull from here this step; once RunGraph ended and all were pulled, the step
+        # removes itself, so a successful step needs no CleanupGraph call.
+        self.expected_pulls: int | None = None
+        self.pulls = 0
+        self._prefetched: dict[str, Any] = {}
+
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Starts the RecvTensor calls of this step's remote Recvs at once, as TF's async Recvs do.
+
+        A Recv node then only reads its already-running stream: a partition that needs several remote
+        tensors pays one round trip, not one per tensor in node order.
+        """
+        for src_task, key in keys:
+            if key not in self._prefetched:
+                call = self._worker._start_pull(src_task, self, key)
+                if call is not None:
+                    self._prefetched[key] = (src_task, call)
+
+    def take_prefetched(self, key: str) -> Any:
+        with self._cond:
+            return self._prefetched.pop(key, None)
 
     def recv(self, key: str, timeout: float | None = None) -> Any:
         src_task = task_of(key.split(";", 1)[0])
@@ -85,11 +106,15 @@ class StepRendezvous(LocalRendezvous):
 
 
 class _Registered:
-    def __init__(self, session_handle: str, compiled: list, num_fetches: int, feed_indices: list[int]):
+    def __init__(self, session_handle: str, compiled: list, num_fetches: int, feed_indices: list[int],
+                 remote_sends: int, traced: bool, remote_recvs: list[tuple[str, str]]):
+        self.remote_recvs = remote_recvs
         self.session_handle = session_handle
         self.compiled = compiled
         self.num_fetches = num_fetches
         self.feed_indices = feed_indices
+        self.remote_sends = remote_sends
+        self.traced = traced
 
 
 class Worker:
@@ -123,15 +148,19 @@ class Worker:
         return resp
 
     def RegisterGraph(self, request: pb.RegisterGraphRequest) -> pb.RegisterGraphResponse:  # noqa: N802
-        compiled, feeds = [], []
+        compiled, feeds, remote_sends, remote_recvs = [], [], 0, []
         for i, gd in enumerate(request.partition):
             part = partition_from_graph_def(gd, self._by_name)
             compiled.append(executor.compile_partition(part, request.traced, i))
             feeds.extend(part.feed_indices)
+            remote_sends += sum(1 for n in part.nodes if n.type == "_Send"
+                                and task_of(n.attrs["recv_device"]) != self.task_name)
+            remote_recvs += [(task_of(n.attrs["send_device"]), n.attrs["key"]) for n in part.nodes
+                             if n.type == "_Recv" and task_of(n.attrs["send_device"]) != self.task_name]
         handle = f"{self.task_name}/graph_{next(_handles)}"
         with self._lock:
             self._graphs[handle] = _Registered(request.session_handle, compiled, request.num_fetches,
-                                               sorted(set(feeds)))
+                                               sorted(set(feeds)), remote_sends, request.traced, remote_recvs)
         return pb.RegisterGraphResponse(graph_handle=handle)
 
     def DeregisterGraph(self, request: pb.DeregisterGraphRequest) -> pb.DeregisterGraphResponse:  # noqa: N802
@@ -157,7 +186,9 @@ class Worker:
             wire.set_status(resp.status, err, self.task_name)
             return resp
         out: list = [None] * reg.num_fetches
-        traced = any("_tr = step.traces" in cp.source for cp in reg.compiled)
+        if reg.remote_recvs:
+            rdv.prefetch(reg.remote_recvs)
+        traced = reg.traced
         traces: list | None = [[] for _ in reg.compiled] if traced else None
         origin = tracing.clock_origin() if traced else None
         st = executor.Step(rdv, request.step_id, None, traces)
@@ -184,6 +215,11 @@ class Worker:
             real = [f for f in failures if not isinstance(f, errors.CancelledError)]
             wire.set_status(resp.status, (real or failures)[0], self.task_name)
             return resp
+        with rdv._cond:
+            rdv.expected_pulls = reg.remote_sends
+            finished = rdv.pulls >= reg.remote_sends
+        if finished:
+            self._finish(request.step_id, "finished")
         for i, v in enumerate(out):
             if v is not None:
                 wire.named(resp.recv, str(i), v)
@@ -192,30 +228,29 @@ class Worker:
         return resp
 
     def RecvTensor(self, request: pb.RecvTensorRequest,  # noqa: N802
-                   alive: Callable[[], bool] = lambda: True) -> Iterator[pb.RecvTensorResponse]:
+                   alive: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
+        """Streams the tensor a local Send stored under the key, as hand-framed RecvTensorResponse bytes."""
         try:
             rdv = self._rendezvous(request.step_id)
             value = rdv.wait_local(request.rendezvous_key, alive)
-            first = pb.RecvTensorResponse()
-            payload = wire.fill_wire(first.header, value, with_content=False)
+            with rdv._cond:
+                rdv.pulls += 1
+                finished = rdv.expected_pulls is not None and rdv.pulls >= rdv.expected_pulls
+            if finished:
+                self._finish(request.step_id, "finished")
+            head = pb.RecvTensorResponse()
+            payload = wire.fill_wire(head.header, value, with_content=False)
         except errors.OpError as e:
             resp = pb.RecvTensorResponse()
             wire.set_status(resp.status, e, self.task_name)
-            yield resp
+            yield resp.SerializeToString()
             return
-        first.total_bytes = payload.nbytes
+        head.total_bytes = payload.nbytes
         for offset, piece in tensor_coding.chunks(payload, wire.CHUNK_BYTES):
-            msg = first if offset == 0 else pb.RecvTensorResponse()
-            msg.offset = offset
-            msg.data = piece.tobytes()
-            yield msg
+            yield wire.encode_chunk(offset, piece, head if offset == 0 else None)
 
     def CleanupGraph(self, request: pb.CleanupGraphRequest) -> pb.CleanupGraphResponse:  # noqa: N802
-        with self._lock:
-            rdv = self._steps.pop(request.step_id, None)
-            self._done_steps[request.step_id] = request.abort.message or "finished"
-            while len(self._done_steps) > 4096:
-                self._done_steps.popitem(last=False)
+        rdv = self._finish(request.step_id, request.abort.message or "finished")
         if rdv is not None and request.abort.code:
             rdv.abort(wire.error_from_status(request.abort))
         return pb.CleanupGraphResponse()
@@ -230,6 +265,14 @@ class Worker:
         return pb.ResetResponse()
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _finish(self, step_id: int, why: str) -> StepRendezvous | None:
+        with self._lock:
+            rdv = self._steps.pop(step_id, None)
+            self._done_steps[step_id] = why
+            while len(self._done_steps) > 4096:
+                self._done_steps.popitem(last=False)
+        return rdv
+
     def _rendezvous(self, step_id: int) -> StepRendezvous:
         rdv = self._steps.get(step_id)
         if rdv is None:
@@ -243,25 +286,31 @@ class Worker:
                     rdv = self._steps[step_id] = StepRendezvous(self, step_id)
         return rdv
 
-    def _pull(self, src_task: str, rdv: StepRendezvous, key: str) -> Any:
-        """RecvTensor from the task that sent `key`, reassembling the streamed chunks."""
+    def _start_pull(self, src_task: str, rdv: StepRendezvous, key: str) -> Any:
         if self.channels is None:
             raise errors.InternalError(None, None, f"No channel to {src_task}: this worker has no peers")
         client = self.channels(src_task)
         call = client.RecvTensor(pb.RecvTensorRequest(step_id=rdv.step_id, rendezvous_key=key),
                                  timeout=self.recv_timeout_s)
         rdv.track(call)
+        return call
+
+    def _pull(self, src_task: str, rdv: StepRendezvous, key: str) -> Any:
+        """RecvTensor from the task that sent `key` (a prefetched call, or a new one), reassembling chunks."""
+        pre = rdv.take_prefetched(key)
+        call = pre[1] if pre is not None else self._start_pull(src_task, rdv, key)
         try:
             header = assembler = None
-            for msg in call:
+            for data in call:
+                msg, offset, piece = wire.parse_chunk(data)
                 if msg.status.code:
                     raise wire.error_from_status(msg.status)
                 if header is None:
                     header = wire.header_of(msg.header, msg.total_bytes)
-                    if header.nbytes == len(msg.data):
-                        return wire.decode(header, msg.data)
+                    if header.nbytes == len(piece):
+                        return wire.decode(header, piece)
                     assembler = tensor_coding.Reassembler.for_header(header)
-                assembler.add(msg.offset, msg.data)
+                assembler.add(offset, piece)
             if assembler is None:
                 raise errors.DataLossError(None, None, f"RecvTensor from {src_task} ended without data ({key})")
             return wire.decode(header, assembler.finish())

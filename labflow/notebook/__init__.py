@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from labflow.notebook.cluster_view import ClusterView
 from labflow.notebook.graph_model import GraphModel, ScopeTree, as_model, hidden_nodes
 from labflow.notebook.html import View
 from labflow.notebook.rerun import GraphRerunWarning, RerunWatcher, find_duplicates, fresh_graph, reset
@@ -28,7 +29,7 @@ from labflow.notebook.summary_view import SummaryView
 from labflow.notebook.timeline_view import TimelineView
 from labflow.notebook.views import GraphView, PlacementView
 
-__all__ = ["GraphView", "PlacementView", "TimelineView", "SummaryView",
+__all__ = ["GraphView", "PlacementView", "TimelineView", "SummaryView", "ClusterView",
            "View", "reset", "fresh_graph", "GraphRerunWarning",
            "install", "load_ipython_extension", "unload_ipython_extension", "as_model", "hidden_nodes",
            "GraphModel", "ScopeTree", "find_duplicates", "install_reprs", "rerun_warnings"]

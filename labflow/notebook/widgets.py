@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import weakref
+from html import escape
 from typing import Any
 
 try:
@@ -24,6 +25,7 @@ except ImportError as e:  # pragma: no cover - exercised by the no-ipywidgets te
     raise ImportError("labflow's notebook widgets need ipywidgets: pip install 'labflow[notebook]' (or "
                       "ipywidgets>=8). The views display without it: just show the view itself.") from e
 
+from labflow.notebook.cluster_view import COLUMNS, ClusterView, row_cells
 from labflow.notebook.summary_view import SummaryView
 from labflow.notebook.svg import legend_svg
 from labflow.notebook.timeline_view import TimelineView
@@ -269,8 +271,150 @@ def _summary_loop(ref: Any, stop: threading.Event, secs: float) -> None:
         del w
 
 
+class ClusterWidget(W.VBox):
+    """A ClusterView refreshed every `refresh_s` seconds, with stop/restart/kill buttons per task.
+
+    Like SummaryWidget, the refresh runs in a daemon thread holding the widget weakly; it ends when the
+    widget is closed, "live" is switched off, or the cluster is closed or collected. A button runs the
+    LocalCluster method in the kernel (a restart waits until the task answers) and then refreshes.
+    """
+
+    def __init__(self, view: ClusterView, refresh_s: float | None = None, **kwargs: Any):
+        self.view = view
+        self.refresh_s = float(view.refresh_s if refresh_s is None else refresh_s or 0)
+        self.live = W.ToggleButton(value=self.refresh_s > 0 and view.active, description="live", icon="refresh",
+                                   tooltip=f"poll the tasks every {self.refresh_s:g} s",
+                                   disabled=self.refresh_s <= 0, layout=W.Layout(width="80px"))
+        self.refresh_button = W.Button(description="refresh now", layout=W.Layout(width="110px"))
+        self.status = W.HTML()
+        self.head = W.HTML()
+        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f"repeat({len(COLUMNS)}, auto) 70px 70px 60px",
+                                              grid_gap="2px 8px", align_items="center"))
+        self._header = [W.HTML(f"<b>{h}</b>") for h in COLUMNS] + [W.HTML("") for _ in range(3)]
+        self.cells: dict[tuple[str, int], list[W.HTML]] = {}
+        self.buttons: dict[tuple[str, int], dict[str, W.Button]] = {}
+        self._lock = threading.RLock()
+        super().__init__([W.HBox([self.live, self.refresh_button, self.status]), self.head, self.grid], **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.live.observe(lambda ch: self.start() if ch["new"] else self.stop(), "value")
+        self.render()
+        if self.live.value:
+            self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def refresh(self) -> None:
+        """Polls the tasks now and redraws."""
+        try:
+            self.view.refresh()
+        except Exception as e:  # noqa: BLE001 - show it, keep the loop alive
+            self.status.value = f'<span style="color:#b00">refresh failed: {type(e).__name__}: {e}</span>'
+            return
+        self.render()
+
+    def render(self) -> None:
+        with self._lock:
+            rows = self.view.rows
+            keys = [(r["job"], r["index"]) for r in rows]
+            if keys != list(self.cells):
+                self._rebuild(keys)
+            active = self.view.active
+            for key, r in zip(keys, rows):
+                for cell, html in zip(self.cells[key], row_cells(r)):
+                    if cell.value != html:
+                        cell.value = html
+                b = self.buttons[key]
+                b["stop"].disabled = b["kill"].disabled = not (active and r.get("alive"))
+                b["restart"].disabled = not active
+            self.head.value = f'<div style="font-size:12px;color:#333">{self.view._head()}</div>'
+            self._status()
+
+    def _rebuild(self, keys: list[tuple[str, int]]) -> None:
+        old = self._row_widgets()
+        self.cells, self.buttons = {}, {}
+        children: list[W.Widget] = list(self._header)
+        for key in keys:
+            self.cells[key] = [W.HTML() for _ in COLUMNS]
+            self.buttons[key] = {a: W.Button(description=a, layout=W.Layout(width="auto"),
+                                             tooltip=f"{a} /job:{key[0]}/task:{key[1]}")
+                                 for a in ("stop", "restart", "kill")}
+            for action, b in self.buttons[key].items():
+                b.on_click(lambda _, k=key, a=action: self.act(k[0], k[1], a))
+            children += self.cells[key] + list(self.buttons[key].values())
+        self.grid.children = children
+        for w in old:
+            w.close()
+
+    def act(self, job: str, index: int, action: str) -> None:
+        """Runs `cluster.<action>(job, index)` ("stop", "restart" or "kill") and refreshes."""
+        c = self.view.cluster
+        if c is None or c.closed:
+            self.status.value = '<span style="color:#b00">the cluster is closed</span>'
+            return
+        self.status.value = f'<span style="color:#666">{action} /job:{job}/task:{index}…</span>'
+        try:
+            getattr(c, action)(job, index)
+        except Exception as e:  # noqa: BLE001 - shown in the widget, the kernel goes on
+            self.refresh()
+            self.status.value = f'<span style="color:#b00">{action} failed: {escape(f"{type(e).__name__}: {e}")}</span>'
+            return
+        self.refresh()
+
+    def _status(self) -> None:
+        state = f"live, every {self.refresh_s:g} s" if self.running else "paused"
+        self.status.value = f'<span style="color:#666">{state} · read at {self.view.read_at}</span>'
+
+    def start(self) -> None:
+        """Starts the background polling (a no-op when running, when refresh_s is 0 or the cluster is closed)."""
+        if self.running or self.refresh_s <= 0 or not self.view.active:
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=_cluster_loop, args=(weakref.ref(self), self._stop, self.refresh_s),
+                                        name="labflow-ClusterWidget", daemon=True)
+        self._thread.start()
+        self._status()
+
+    def stop(self) -> None:
+        """Stops the background polling (never waits for a poll in progress)."""
+        self._stop.set()
+        self._thread = None
+        if self.live.value:
+            self.live.value = False
+        self._status()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread = None
+        for w in self._row_widgets() + self._header:
+            w.close()
+        super().close()
+
+    def _row_widgets(self) -> list[W.Widget]:
+        return [w for cs in self.cells.values() for w in cs] + [b for bs in self.buttons.values() for b in bs.values()]
+
+
+def _cluster_loop(ref: Any, stop: threading.Event, secs: float) -> None:
+    # Holds the widget only weakly between polls; ends once the cluster is closed or gone.
+    while not stop.wait(secs):
+        w = ref()
+        if w is None:
+            return
+        w.refresh()
+        if not w.view.active:
+            stop.set()
+            w._thread = None
+            w.live.value = False
+            return
+        del w
+
+
 _WIDGETS: list[tuple[type, type]] = [(PlacementView, PlacementWidget), (GraphView, GraphWidget),
-                                     (TimelineView, TimelineWidget), (SummaryView, SummaryWidget)]
+                                     (TimelineView, TimelineWidget), (SummaryView, SummaryWidget),
+                                     (ClusterView, ClusterWidget)]
 
 
 def widget_for(view: Any) -> W.Widget:
@@ -281,4 +425,4 @@ def widget_for(view: Any) -> W.Widget:
     raise TypeError(f"No widget for {type(view).__name__}.")
 
 
-__all__ = ["GraphWidget", "PlacementWidget", "TimelineWidget", "SummaryWidget", "widget_for"]
+__all__ = ["GraphWidget", "PlacementWidget", "TimelineWidget", "SummaryWidget", "ClusterWidget", "widget_for"]

@@ -5,6 +5,25 @@ from typing import Any as _Any
 from labflow.train import slot_creator  # noqa: F401
 from labflow.train.adagrad import AdagradOptimizer  # noqa: F401
 from labflow.train.adam import AdamOptimizer  # noqa: F401
+from labflow.train.basic_session_run_hooks import (  # noqa: F401
+    CheckpointSaverHook,
+    CheckpointSaverListener,
+    FeedFnHook,
+    FinalOpsHook,
+    GlobalStepWaiterHook,
+    LoggingTensorHook,
+    NanLossDuringTrainingError,
+    NanTensorHook,
+    SecondOrStepTimer,
+    StepCounterHook,
+    StopAtStepHook,
+    SummarySaverHook,
+)
+from labflow.train.device_setter import (  # noqa: F401
+    GreedyLoadBalancingStrategy,
+    byte_size_load_fn,
+    replica_device_setter,
+)
 from labflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
 from labflow.train.learning_rate_decay import (  # noqa: F401
     cosine_decay,
@@ -16,6 +35,15 @@ from labflow.train.learning_rate_decay import (  # noqa: F401
 )
 from labflow.train.meta_graph import export_meta_graph, import_meta_graph  # noqa: F401
 from labflow.train.momentum import MomentumOptimizer  # noqa: F401
+from labflow.train.monitored_session import (  # noqa: F401
+    ChiefSessionCreator,
+    MonitoredSession,
+    MonitoredTrainingSession,
+    Scaffold,
+    SessionCreator,
+    SingularMonitoredSession,
+    WorkerSessionCreator,
+)
 from labflow.train.optimizer import Optimizer  # noqa: F401
 from labflow.train.rmsprop import RMSPropOptimizer  # noqa: F401
 from labflow.train.saver import (  # noqa: F401
@@ -28,6 +56,14 @@ from labflow.train.saver import (  # noqa: F401
     load_variable,
     update_checkpoint_state,
 )
+from labflow.train.session_manager import SessionManager  # noqa: F401
+from labflow.train.session_run_hook import (  # noqa: F401
+    SessionRunArgs,
+    SessionRunContext,
+    SessionRunHook,
+    SessionRunValues,
+)
+from labflow.train.supervisor import Supervisor  # noqa: F401
 from labflow.train.training_util import (  # noqa: F401
     assert_global_step,
     create_global_step,

@@ -260,9 +260,21 @@ def test_late_recv_for_a_finished_step_is_refused():
     try:
         w.CleanupGraph(wpb.CleanupGraphRequest(step_id=7))
         msgs = list(w.RecvTensor(wpb.RecvTensorRequest(step_id=7, rendezvous_key="k")))
-        assert msgs[0].status.code == errors.ABORTED
+        assert wire.parse_chunk(msgs[0])[0].status.code == errors.ABORTED
     finally:
         w.close()
+
+
+def test_chunk_framing_is_valid_protobuf():
+    head = wpb.RecvTensorResponse(total_bytes=5)
+    head.header.shape.extend([5])
+    data = wire.encode_chunk(300, memoryview(b"hello"), head)
+    msg = wpb.RecvTensorResponse.FromString(data)  # what any protobuf reader sees
+    assert (msg.offset, msg.data, msg.total_bytes, list(msg.header.shape)) == (300, b"hello", 5, [5])
+    parsed, offset, piece = wire.parse_chunk(data)
+    assert (offset, bytes(piece), parsed.total_bytes) == (300, b"hello", 5)
+    with pytest.raises(errors.DataLossError):
+        wire.parse_chunk(data[:-2])
 
 
 def test_large_tensor_streams_in_chunks(cluster):

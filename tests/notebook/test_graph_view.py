@@ -10,6 +10,7 @@ import pytest
 from nbmodels import live_svg, mlp, view_data
 
 import labflow as tf
+import labflow.notebook
 from labflow.notebook import GraphView, as_model, hidden_nodes
 from labflow.notebook.graph_model import ScopeTree
 
@@ -198,6 +199,7 @@ def test_graph_view_works_without_ipywidgets(monkeypatch):
     mlp()
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     monkeypatch.delitem(sys.modules, "labflow.notebook.widgets", raising=False)
+    monkeypatch.delattr(labflow.notebook, "widgets", raising=False)  # the attribute outlives sys.modules
     v = GraphView(tf.get_default_graph())
     assert 'data-name="x"' in live_svg(v.to_html())
     with pytest.raises(ImportError, match="pip install"):

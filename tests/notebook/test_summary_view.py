@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import labflow as tf
+import labflow.notebook
 from labflow.notebook import SummaryView
 from labflow.notebook.summary_view import histogram_quantiles
 
@@ -125,6 +126,7 @@ def test_histogram_quantiles():
 def test_displays_without_ipywidgets(logdir, monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets -> ImportError
     monkeypatch.delitem(sys.modules, "labflow.notebook.widgets", raising=False)
+    monkeypatch.delattr(labflow.notebook, "widgets", raising=False)  # the attribute outlives sys.modules
     v = SummaryView(str(logdir))
     assert 'data-tag="loss"' in v.svg() and "lf-view" in v._repr_html_()
     with pytest.raises(ImportError, match="ipywidgets"):
