@@ -48,6 +48,8 @@ from labflow.framework.protos.config_pb2 import RunMetadata, RunOptions
 from labflow.framework.graph_io import import_graph_def
 from labflow.framework.proto_convert import make_ndarray, make_tensor_proto
 from labflow.ops.embedding_ops import dynamic_partition, dynamic_stitch
+from labflow.ops.data_flow_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
+from labflow.ops.accumulator_ops import ConditionalAccumulator, ConditionalAccumulatorBase, SparseConditionalAccumulator
 
 from labflow import compat, initializers, layers, losses, math, metrics, nn, random, summary, train
 

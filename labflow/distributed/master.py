@@ -112,6 +112,7 @@ class MasterSession:
         self.pinned: dict[str, Device] = {}
         self._cache: dict = {}
         self._lock = threading.Lock()
+        self._live: dict[int, _MasterStep] = {}
         self.closed = False
 
     def extend(self, graph_def: Any, current_version: int) -> int:
@@ -199,6 +200,17 @@ class MasterSession:
         step_id = secrets.randbits(62) + 1
         ms = req.options.timeout_in_ms or self.config.operation_timeout_in_ms
         timeout = ms / 1000 if ms else DEFAULT_STEP_TIMEOUT_S
+        if self.closed:
+            raise errors.CancelledError(None, None, "Session has been closed.")
+        self._live[step_id] = step
+        try:
+            return self._run_tasks(step, step_id, feed_values, resp, out, timeout)
+        finally:
+            self._live.pop(step_id, None)
+
+    def _run_tasks(self, step: _MasterStep, step_id: int, feed_values: list, resp: Any, out: list,
+                   timeout: float) -> list:
+        plan = step.plan
         pool = self.master.pool
         futs: dict = {}
         requests = []
@@ -288,6 +300,10 @@ class MasterSession:
 
     def close(self) -> None:
         self.closed = True
+        # Steps still running (a queue runner blocked in a dequeue) are cancelled on every task.
+        for step_id, step in list(self._live.items()):
+            self._cleanup(step, step_id, wpb.Status(code=errors.CANCELLED, message="Session has been closed.",
+                                                    task=self.master.task_name))
         handles = [tg for s in self._cache.values() for tg in s.tasks]
         self._cache.clear()
         for tg in handles:

@@ -134,8 +134,8 @@ class Worker:
         self._steps: dict[int, StepRendezvous] = {}
         self._done_steps: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(4, 2 * len(self.devices)),
-                                                           thread_name_prefix=f"labflow-{job}{task}")
+        # Blocked partitions (queue waits, Recvs) hold threads: a high cap, threads made on demand.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix=f"labflow-{job}{task}")
         self.recv_timeout_s: float | None = None
 
     # -- service methods -----------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from labflow.framework import registry as _registry
 from labflow.ops import (  # noqa: F401 - imported for their registrations
+    accumulator_ops,
     array_ops,
     clip_ops,
     control_flow_ops,
+    data_flow_ops,
     init_ops,
     io_ops,
     logging_ops,

@@ -48,7 +48,7 @@ class ResourceMgr:
 
     def __init__(self):
         self._items: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a factory may look up other resources of the same device
 
     def lookup_or_create(self, container: str, name: str, factory: Any) -> Any:
         key = (container, name)

@@ -231,8 +231,11 @@ class BaseSession:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
+                    # Threads are made only when needed, but the cap must stay high: partitions blocked in a
+                    # queue dequeue or a Recv hold their thread, and concurrent steps (sync replicas) must
+                    # never wait behind them for one.
                     self._pool = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=max(2, len(self._devices) + 1), thread_name_prefix="labflow-exec")
+                        max_workers=256, thread_name_prefix="labflow-exec")
         failures: list[BaseException] = []
 
         def run_one(cp):

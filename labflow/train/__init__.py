@@ -19,6 +19,7 @@ from labflow.train.basic_session_run_hooks import (  # noqa: F401
     StopAtStepHook,
     SummarySaverHook,
 )
+from labflow.train.coordinator import Coordinator, LooperThread  # noqa: F401
 from labflow.train.device_setter import (  # noqa: F401
     GreedyLoadBalancingStrategy,
     byte_size_load_fn,
@@ -45,6 +46,7 @@ from labflow.train.monitored_session import (  # noqa: F401
     WorkerSessionCreator,
 )
 from labflow.train.optimizer import Optimizer  # noqa: F401
+from labflow.train.queue_runner import QueueRunner, add_queue_runner, start_queue_runners  # noqa: F401
 from labflow.train.rmsprop import RMSPropOptimizer  # noqa: F401
 from labflow.train.saver import (  # noqa: F401
     NewCheckpointReader,
@@ -64,6 +66,7 @@ from labflow.train.session_run_hook import (  # noqa: F401
     SessionRunValues,
 )
 from labflow.train.supervisor import Supervisor  # noqa: F401
+from labflow.train.sync_replicas_optimizer import SyncReplicasOptimizer  # noqa: F401
 from labflow.train.training_util import (  # noqa: F401
     assert_global_step,
     create_global_step,

@@ -8,6 +8,7 @@ after an `UnavailableError`/`AbortedError` (a preempted worker or parameter serv
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 from labflow import errors
@@ -134,6 +135,19 @@ class _CoordinatedSession(_WrappedSession):
     def close(self) -> None:
         self._coord.request_stop()
         try:
+            # A queue runner blocked inside a step (SyncReplicasOptimizer's chief waiting in take_grad for
+            # gradients that will never come) cannot see the stop request. TF waited out the whole grace
+            # period (120 s) here; labflow gives threads a moment, then closes the session, which cancels
+            # the blocked step so the thread ends at once.
+            threads = list(getattr(self._coord, "_registered_threads", ()))
+            deadline = time.monotonic() + min(1.0, self._stop_grace_period_secs)
+            for t in threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+            if any(t.is_alive() for t in threads):
+                try:
+                    super().close()
+                except Exception:  # noqa: BLE001 - closed again below; errors ignored as in TF
+                    pass
             self._coord.join(stop_grace_period_secs=self._stop_grace_period_secs, ignore_live_threads=True)
         finally:
             try:
