@@ -23,7 +23,7 @@ from labflow import errors
 from labflow.distributed import wire
 from labflow.distributed.protos import master_pb2 as mpb
 from labflow.distributed.protos import worker_pb2 as wpb
-from labflow.distributed.worker import Worker, task_of
+from labflow.distributed.worker import Worker, check_allowed, task_of
 from labflow.distributed.worker_graph import partition_to_graph_def
 from labflow.framework.device_spec import DeviceSpec
 from labflow.framework.graph import Graph
@@ -190,8 +190,9 @@ class MasterSession:
                 self.master.pool.submit(tg.client.DeregisterGraph, wpb.DeregisterGraphRequest(
                     graph_handle=tg.handle), STATUS_TIMEOUT_S)
             raise
-        # The local task first: it runs on the calling thread while the remote calls are in flight.
-        tasks.sort(key=lambda t: t.task != self.master.task_name)
+        # Remote tasks first: their RunGraph calls are on the wire before the local partitions start
+        # (which hold the GIL until they block).
+        tasks.sort(key=lambda t: t.task == self.master.task_name)
         return _MasterStep(plan, tasks)
 
     def _execute(self, step: _MasterStep, feed_values: list, req: Any, resp: Any) -> list:
@@ -219,7 +220,7 @@ class MasterSession:
             for i in tg.feed_indices:
                 wire.named(rg.send, str(i), feed_values[i])
             requests.append(rg)
-        if len(step.tasks) == 1 and step.tasks[0].task == self.master.task_name:
+        if len(step.tasks) == 1 and step.tasks[0].task == self.master.task_name:  # (sorted: local is last)
             # All on the master's own task: no peer to watch, so no thread hop either.
             f: concurrent.futures.Future = concurrent.futures.Future()
             try:
@@ -392,6 +393,7 @@ class Master:
 
     # -- service methods -----------------------------------------------------------------------------
     def CreateSession(self, req: mpb.CreateSessionRequest) -> mpb.CreateSessionResponse:  # noqa: N802
+        check_allowed(req.graph_def, self.worker.allowed_ops, self.task_name)
         config = config_from_proto(req.config, req.send_recv_dtype or None)
         handle = f"{self.task_name}/session_{secrets.token_hex(8)}"
         try:
@@ -403,6 +405,7 @@ class Master:
         return mpb.CreateSessionResponse(session_handle=handle, graph_version=s.version)
 
     def ExtendSession(self, req: mpb.ExtendSessionRequest) -> mpb.ExtendSessionResponse:  # noqa: N802
+        check_allowed(req.graph_def, self.worker.allowed_ops, self.task_name)
         try:
             v = self._session(req.session_handle).extend(req.graph_def, req.current_graph_version)
         except (ValueError, TypeError) as e:

@@ -46,12 +46,13 @@ class Server:
     that is not loopback needs TLS (`tls_cert`/`tls_key`, optionally `tls_ca` to require client
     certificates) unless `insecure=True` says otherwise on purpose. Every call must carry the cluster
     token (`token`, else LABFLOW_CLUSTER_TOKEN / LABFLOW_TOKEN_FILE, else this process's token).
+    Received graphs may only use registered ops; `allowed_ops` (op type names) restricts them further.
     """
 
     def __init__(self, server_or_cluster_def: Any, job_name: str | None = None, task_index: int | None = None,
                  protocol: str | None = None, config: Any = None, start: bool = True, *, token: str | None = None,
                  tls_cert: bytes | None = None, tls_key: bytes | None = None, tls_ca: bytes | None = None,
-                 insecure: bool = False):
+                 insecure: bool = False, allowed_ops: Any = None):
         if protocol not in (None, "grpc", "grpc+verbs"):
             raise ValueError(f"Server protocol {protocol!r} is not supported: labflow speaks 'grpc'")
         cluster = server_or_cluster_def if isinstance(server_or_cluster_def, ClusterSpec) else ClusterSpec(
@@ -83,6 +84,7 @@ class Server:
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self.worker = self.master = self._channels = None
+        self._allowed_ops = None if allowed_ops is None else frozenset(allowed_ops)
         if start:
             self.start()
 
@@ -125,7 +127,7 @@ class Server:
             from labflow.distributed.worker import Worker
             bind_host = "127.0.0.1" if self._host in ("localhost", "ip6-localhost") else self._host
             self._channels = grpc_client.ChannelCache({}, self._token, self._client_tls())
-            self.worker = Worker(self.job_name, self.task_index, self.config, self._channels)
+            self.worker = Worker(self.job_name, self.task_index, self.config, self._channels, self._allowed_ops)
             tls = (self._tls[0], self._tls[1], self._tls[2]) if self._tls else None
             try:
                 self._grpc, self._port = grpc_server.start_server(

@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tls-key", help="PEM private key of this server")
     s.add_argument("--tls-ca", help="PEM CA bundle: require and verify client certificates")
     s.add_argument("--insecure", action="store_true", help="allow a non-loopback address without TLS")
+    s.add_argument("--allowed-ops", help="file or comma-separated list of the op types received graphs may use "
+                   "(default: every registered op)")
     s.add_argument("--cpus", type=int, default=1, help="CPU devices of this task (default 1)")
     s.add_argument("--gpus", type=int, default=None, help="the most GPUs this task uses (default: all)")
     s.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -73,12 +75,19 @@ def main(args: Any) -> int:
     try:
         cluster, job, task = _cluster(args)
         token = auth.read_token_file(args.token_file) if args.token_file else None
+        allowed = None
+        if args.allowed_ops:
+            text = args.allowed_ops
+            if os.path.exists(text):
+                with open(text, encoding="utf-8") as f:
+                    text = f.read()
+            allowed = [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
         counts = {"CPU": args.cpus}
         if args.gpus is not None:
             counts["GPU"] = args.gpus
         server = Server(cluster, job, task, config=ConfigProto(device_count=counts), token=token,
                         tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key), tls_ca=_read(args.tls_ca),
-                        insecure=args.insecure)
+                        insecure=args.insecure, allowed_ops=allowed)
     except (ValueError, OSError) as e:
         print(f"labflow server: {e}", file=sys.stderr)
         return 2

@@ -31,6 +31,20 @@ _log = logging.getLogger("labflow.distributed")
 _handles = itertools.count(1)
 
 
+INTERNAL_OPS = frozenset({"_Send", "_Recv", "_Feed", "_Fetch", "_ControlTrigger", "Placeholder", "NoOp", "Const",
+                          "Identity"})
+
+
+def check_allowed(graph_def: Any, allowed: frozenset | None, where: str) -> None:
+    """PermissionDeniedError naming the first node whose op type the cluster's op list does not allow."""
+    if allowed is None:
+        return
+    for nd in graph_def.node:
+        if nd.op not in allowed:
+            raise errors.PermissionDeniedError(None, None, f"Op type '{nd.op}' (node '{nd.name}') is not allowed on "
+                                               f"{where}: the cluster restricts graphs to its op list.")
+
+
 def task_of(device_name: str) -> str:
     """'/job:ps/replica:0/task:0/device:CPU:0' -> '/job:ps/replica:0/task:0'."""
     return device_name.rsplit("/device:", 1)[0]
@@ -121,7 +135,7 @@ class Worker:
     """The service logic of one task (`/job:J/replica:0/task:I`): its devices, graphs and steps."""
 
     def __init__(self, job: str, task: int, config: Any = None,
-                 channels: Callable[[str], Any] | None = None):
+                 channels: Callable[[str], Any] | None = None, allowed_ops: Any = None):
         device_count = getattr(config, "device_count", None) if config is not None else None
         gpu_options = getattr(config, "gpu_options", None) if config is not None else None
         self.job, self.task = job, task
@@ -137,6 +151,8 @@ class Worker:
         # Blocked partitions (queue waits, Recvs) hold threads: a high cap, threads made on demand.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix=f"labflow-{job}{task}")
         self.recv_timeout_s: float | None = None
+        # Op types a received graph may use (None: every registered op); the runtime's own always pass.
+        self.allowed_ops = None if allowed_ops is None else frozenset(allowed_ops) | INTERNAL_OPS
 
     # -- service methods -----------------------------------------------------------------------------
     def GetStatus(self, request: pb.GetStatusRequest) -> pb.GetStatusResponse:  # noqa: N802 - RPC name
@@ -149,6 +165,8 @@ class Worker:
 
     def RegisterGraph(self, request: pb.RegisterGraphRequest) -> pb.RegisterGraphResponse:  # noqa: N802
         compiled, feeds, remote_sends, remote_recvs = [], [], 0, []
+        for gd in request.partition:
+            check_allowed(gd, self.allowed_ops, self.task_name)
         for i, gd in enumerate(request.partition):
             part = partition_from_graph_def(gd, self._by_name)
             compiled.append(executor.compile_partition(part, request.traced, i))

@@ -197,3 +197,46 @@ def test_server_argument_defaults_and_checks():
         Server({"a": ["localhost:1", "localhost:2"]}, start=False)
     with pytest.raises(ValueError, match="protocol"):
         Server({"a": ["localhost:1"]}, protocol="mpi", start=False)
+
+
+def test_an_op_list_restricts_received_graphs():
+    server = Server({"localhost": ["localhost:0"]}, allowed_ops=["Add", "Mul"])
+    try:
+        a = tf.constant(2.0)
+        b = a * 3.0 + 1.0
+        with tf.Session(server.target) as sess:
+            assert sess.run(b) == 7.0
+        c = tf.sqrt(b, name="not_on_the_list")
+        with tf.Session(server.target) as sess:
+            with pytest.raises(tf.errors.PermissionDeniedError, match="'Sqrt'.*not_on_the_list"):
+                sess.run(c)
+    finally:
+        server.stop()
+
+
+def test_in_graph_replication_towers_on_two_workers(servers):
+    """One client, one graph: a tower per worker task, shared variables on the ps, averaged gradients."""
+    rng = np.random.RandomState(0)
+    xs = rng.rand(2, 32, 3).astype(np.float32)
+    true_w = np.array([[1.0], [-2.0], [0.5]], np.float32)
+    with tf.device("/job:ps/task:0"):
+        w = tf.Variable(tf.zeros([3, 1]), name="tower_w")
+    grads, placeholders = [], []
+    for i in range(2):
+        with tf.device(f"/job:worker/task:{i}"), tf.name_scope(f"tower_{i}"):
+            x = tf.placeholder(tf.float32, [None, 3])
+            loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - tf.matmul(x, tf.constant(true_w))))
+            grads.append(tf.gradients(loss, [w])[0])
+            placeholders.append(x)
+    avg = tf.add_n(grads) / 2.0
+    train = tf.train.GradientDescentOptimizer(0.5).apply_gradients([(avg, w)])
+    feed = {placeholders[0]: xs[0], placeholders[1]: xs[1]}
+    with tf.Session(servers[1].target) as sess:
+        sess.run(w.initializer)
+        for _ in range(200):
+            sess.run(train, feed)
+        placed = {p.node: p.device for p in sess.placements()}
+        got = sess.run(w)
+    assert placed["tower_0/MatMul"].startswith("/job:worker/replica:0/task:0")
+    assert placed["tower_1/MatMul"].startswith("/job:worker/replica:0/task:1")
+    np.testing.assert_allclose(got, true_w, atol=0.05)
