@@ -342,7 +342,14 @@ class Graph(ScopesMixin):
                 fr.seen.add(op._id)
             if compute_device:
                 self._apply_device_functions(op)
-            if s.colocation:
+            ref = next((inputs[i]._op for i in sorted(opdef.ref_inputs)
+                        if i < len(inputs) and inputs[i].dtype.is_ref_dtype), None)
+            if ref is not None:
+                # TF's op_def_library: an op taking a ref input (Assign, apply ops, queue ops) is created
+                # inside colocate_with(that input): device scopes give way to the variable's device.
+                op._device = ""
+                self._colocate(op, [*s.colocation, ref])
+            elif s.colocation:
                 self._colocate(op, s.colocation)
             op._forward_op = self._gradient_forward_op
             self._ops.append(op)

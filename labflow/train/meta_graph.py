@@ -33,6 +33,13 @@ def _add_collection(mg: Any, key: str, items: list) -> None:
         cd.int64_list.value.extend(int(v) for v in items)
     elif all(isinstance(v, float) for v in items):
         cd.float_list.value.extend(items)
+    elif all(hasattr(v, "to_proto") and hasattr(v, "saver_def") for v in items):
+        # TF stores a Saver as its serialized SaverDef (Scaffold and Supervisor put savers in SAVERS).
+        protos = [v.to_proto() for v in items]
+        if any(p is None for p in protos):
+            del mg.collection_def[key]
+            return
+        cd.bytes_list.value.extend(p.SerializeToString() for p in protos)
     else:
         del mg.collection_def[key]
         _log.warning("Collection '%s' holds %s objects, which a MetaGraphDef cannot store; skipped.", key,

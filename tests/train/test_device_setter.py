@@ -117,3 +117,16 @@ def test_optimizer_slots_go_to_ps():
     for v in tf.global_variables():
         assert v.op.device.startswith("/job:ps/task:"), (v.op.name, v.op.device)
     assert loss.op.device == "/job:worker"
+
+
+def test_ref_consumers_take_the_variable_device_at_build_time():
+    """TF's op_def_library colocates an op with its ref input: the initializer and updates sit on the ps."""
+    with tf.device(tf.train.replica_device_setter(ps_tasks=2)):
+        v = tf.Variable([1.0, 2.0], name="v")
+        w = tf.Variable([3.0, 4.0], name="w")
+        upd = tf.assign_add(w, [1.0, 1.0])
+        a = v + w
+    assert v.device == "/job:ps/task:0" and v.initializer.device == "/job:ps/task:0"
+    assert w.initializer.device == "/job:ps/task:1" and upd.op.device == "/job:ps/task:1"
+    assert upd.op.colocation_groups() == [b"loc:@w"]
+    assert a.device == "/job:worker"

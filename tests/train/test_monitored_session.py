@@ -367,3 +367,16 @@ def test_queue_runners_started_and_stopped():
     with ms.MonitoredTrainingSession() as sess:
         assert [float(sess.run(x)) for _ in range(5)] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert set(threading.enumerate()) - before == set()
+
+
+def test_savers_collection_round_trips_without_warnings(tmp_path, caplog):
+    import labflow as tf
+    v = tf.Variable(1.0, name="kept")
+    saver = tf.train.Saver()
+    tf.add_to_collection(tf.GraphKeys.SAVERS, saver)
+    with tf.Session() as sess, caplog.at_level("WARNING"):
+        sess.run(v.initializer)
+        saver.save(sess, str(tmp_path / "model.ckpt"))
+    assert not [r for r in caplog.records if "cannot store" in r.message]
+    mg = tf.train.export_meta_graph()
+    assert len(mg.collection_def[tf.GraphKeys.SAVERS].bytes_list.value) == 1
