@@ -14,12 +14,14 @@ import secrets
 import threading
 
 TOKEN_ENV = "LABFLOW_CLUSTER_TOKEN"
+TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV = "LABFLOW_TLS_CA", "LABFLOW_TLS_CERT", "LABFLOW_TLS_KEY"
 TOKEN_FILE_ENV = "LABFLOW_TOKEN_FILE"
 METADATA_KEY = "labflow-token"
 
 _lock = threading.Lock()
 _process_token: str | None = None
 _by_address: dict[str, str] = {}
+_tls_by_address: dict[str, tuple] = {}
 
 
 def read_token_file(path: str) -> str:
@@ -57,15 +59,43 @@ def default_token() -> str:
     return process_token()
 
 
-def register(address: str, token: str) -> None:
-    """Makes clients in this process use `token` for `address` (what LocalCluster and Server do)."""
+def register(address: str, token: str, tls: tuple | None = None) -> None:
+    """Makes clients in this process use `token` (and `tls` = (ca, key, cert)) for `address`
+    (what LocalCluster and Server do)."""
     with _lock:
         _by_address[_norm(address)] = token
+        if tls is not None:
+            _tls_by_address[_norm(address)] = tls
 
 
 def unregister(address: str) -> None:
     with _lock:
         _by_address.pop(_norm(address), None)
+        _tls_by_address.pop(_norm(address), None)
+
+
+def tls_for(address: str) -> tuple | None:
+    """(ca, key, cert) PEM bytes for a TLS channel to `address`, or None for plaintext (loopback).
+
+    From what a server in this process registered, else LABFLOW_TLS_CA (and, for clusters that check
+    client certificates, LABFLOW_TLS_CERT/LABFLOW_TLS_KEY): paths of PEM files.
+    """
+    tls = _tls_by_address.get(_norm(address))
+    if tls is not None:
+        return tls
+    ca = os.environ.get(TLS_CA_ENV)
+    if not ca:
+        return None
+
+    def read(path: str | None) -> bytes | None:
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise ValueError(f"Cannot read TLS file {path}: {e}") from None
+    return read(ca), read(os.environ.get(TLS_KEY_ENV)), read(os.environ.get(TLS_CERT_ENV))
 
 
 def token_for(address: str) -> str:

@@ -75,6 +75,8 @@ class _Client:
         self.who = who
         self._token = token if token is not None else auth.token_for(self.address)
         self._own_channel = channel is None
+        if tls is None and channel is None:
+            tls = auth.tls_for(self.address)
         self.channel = channel if channel is not None else make_channel(self.address, tls)
         self._metadata = ((auth.METADATA_KEY, self._token),)
         self._stubs: dict[str, Callable] = {}

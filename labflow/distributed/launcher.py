@@ -394,6 +394,23 @@ class LocalCluster:
     def _repr_html_(self) -> str:
         return self.view().to_html()
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        """In a Jupyter kernel with ipywidgets: the live table (stop/restart buttons), with the HTML table
+        alongside for static renderers (nbconvert, GitHub); elsewhere the HTML table."""
+        bundle = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        try:
+            from IPython import get_ipython
+            shell = get_ipython()
+            if shell is None or getattr(shell, "kernel", None) is None or self.closed:
+                return bundle
+            widget_bundle = self.widget()._repr_mimebundle_()
+        except Exception:  # noqa: BLE001 - no ipywidgets / no kernel: the HTML table is the display
+            return bundle
+        if isinstance(widget_bundle, tuple):
+            widget_bundle = widget_bundle[0]
+        bundle.update({k: v for k, v in (widget_bundle or {}).items() if k != "text/plain"})
+        return bundle
+
     def __repr__(self) -> str:
         if self.closed:
             return f"<LocalCluster closed, {len(self._st.tasks)} tasks>"

@@ -140,7 +140,7 @@ class Server:
                                               f"{self._host}:{self._port}")
             self._channels._addresses.update(_task_addresses(self._cluster))
             self.master = Master(self.worker, self._cluster, self._channels)
-            auth.register(f"{bind_host}:{self._port}", self._token)
+            auth.register(f"{bind_host}:{self._port}", self._token, self._client_tls())
             self._stopped.clear()
             _live.add(self)
         _log.info("Started server for %s on %s", self.worker.task_name, self.target)
@@ -169,10 +169,12 @@ class Server:
         _log.info("Stopped server for /job:%s/task:%d", self.job_name, self.task_index)
 
     def _client_tls(self) -> Any:
+        """What this task presents to its peers: its own key/cert, trusting the CA (else its own cert,
+        the common case of one self-signed certificate shared by the cluster)."""
         if self._tls is None:
             return None
         key, cert, ca = self._tls
-        return (ca, key, cert)
+        return (ca or cert, key, cert)
 
     def __enter__(self) -> Server:
         return self

@@ -240,3 +240,49 @@ def test_in_graph_replication_towers_on_two_workers(servers):
     assert placed["tower_0/MatMul"].startswith("/job:worker/replica:0/task:0")
     assert placed["tower_1/MatMul"].startswith("/job:worker/replica:0/task:1")
     np.testing.assert_allclose(got, true_w, atol=0.05)
+
+
+def _self_signed(tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return key.read_bytes(), cert.read_bytes()
+
+
+def test_tls_cluster_serves_tls_clients_and_refuses_plaintext(tmp_path, monkeypatch):
+    key, cert = _self_signed(tmp_path)
+    ports = [free_port(), free_port()]
+    cluster = tf.train.ClusterSpec({"ps": [f"127.0.0.1:{ports[0]}"], "worker": [f"127.0.0.1:{ports[1]}"]})
+    servers = [Server(cluster, "ps", 0, tls_cert=cert, tls_key=key), Server(cluster, "worker", 0, tls_cert=cert,
+                                                                           tls_key=key)]
+    try:
+        with tf.device("/job:ps/task:0"):
+            v = tf.Variable(3.0, name="over_tls")
+        with tf.device("/job:worker/task:0"):
+            y = v * 2.0
+        with tf.Session(f"grpc://127.0.0.1:{ports[1]}") as sess:  # TLS settings registered in-process
+            sess.run(v.initializer)
+            assert sess.run(y) == 6.0
+        from labflow.distributed import auth
+        from labflow.distributed.grpc_client import WorkerClient
+        from labflow.distributed.protos import worker_pb2
+        plain = WorkerClient(f"127.0.0.1:{ports[0]}", "ps0", token=auth.token_for(f"127.0.0.1:{ports[0]}"),
+                             tls=None, channel=grpc.insecure_channel(f"127.0.0.1:{ports[0]}"))
+        with pytest.raises(errors.UnavailableError):
+            plain.GetStatus(worker_pb2.GetStatusRequest(), timeout=5)
+        plain.channel.close()
+        # Another process would use LABFLOW_TLS_CA: the same works through the environment.
+        (tmp_path / "ca.pem").write_bytes(cert)
+        auth.unregister(f"127.0.0.1:{ports[1]}")
+        monkeypatch.setenv(auth.TLS_CA_ENV, str(tmp_path / "ca.pem"))
+        monkeypatch.setenv(auth.TOKEN_ENV, servers[1]._token)
+        with tf.Session(f"grpc://127.0.0.1:{ports[1]}") as sess:
+            assert sess.run(y) == 6.0
+    finally:
+        for s in servers:
+            s.stop()
