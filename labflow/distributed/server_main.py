@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 READY_LINE = "labflow server ready"
@@ -34,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--cpus", type=int, default=1, help="CPU devices of this task (default 1)")
     s.add_argument("--gpus", type=int, default=None, help="the most GPUs this task uses (default: all)")
     s.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    s.add_argument("--exit-with-parent", type=int, metavar="PID", default=None,
+                   help="stop when process PID (the launcher, e.g. a notebook kernel) is gone")
 
 
 def _read(path: str | None) -> bytes | None:
@@ -64,6 +67,24 @@ def _cluster(args: Any) -> tuple[Any, str, int]:
     if job is None or task is None:
         raise ValueError("Pass --job and --task (or a TF_CONFIG with a task)")
     return cluster, job, task
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch_parent(pid: int, server: Any) -> None:
+    import time
+    while _alive(pid) and os.getppid() == pid:
+        time.sleep(0.5)
+    logging.getLogger("labflow.distributed").warning("The launching process %d is gone: stopping", pid)
+    server.stop(grace=0.5)
 
 
 def main(args: Any) -> int:
@@ -97,6 +118,10 @@ def main(args: Any) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.exit_with_parent:
+        # A kernel killed with SIGKILL runs no cleanup: its cluster's tasks notice and stop by themselves.
+        threading.Thread(target=_watch_parent, args=(args.exit_with_parent, server), daemon=True,
+                         name="labflow-parent-watch").start()
     print(f"{READY_LINE} /job:{job}/task:{task} {server.target} pid={os.getpid()}", flush=True)
     server.join()
     return 0

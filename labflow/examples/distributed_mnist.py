@@ -7,13 +7,17 @@ its own task. Async: each worker applies its own gradients. Sync: `SyncReplicasO
 a straggler's stale gradients are dropped instead of slowing everyone down.
 
     with tf.LocalCluster(ps=1, workers=3) as cluster:
-        result = train(cluster.cluster_spec, mode="sync", replicas_to_aggregate=2, steps=300)
+        targets = [cluster.target("worker", i) for i in range(3)]
+        result = train(cluster.cluster_spec, targets, mode="sync", replicas_to_aggregate=2, steps=300)
+
+notebooks/05_distributed.ipynb walks through it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +131,8 @@ def evaluate(target: str, cluster: Any, mnist: Any) -> tuple[float, int]:
 
 def train(cluster: Any, targets: list[str], mode: str = "async", replicas_to_aggregate: int | None = None,
           steps: int = 500, batch_size: int = 100, learning_rate: float = 0.5, data_dir: str | None = None,
-          straggler: int | None = None, straggle_s: float = 0.0, seed: int = 0, timeout_s: float = 600.0) -> Result:
+          straggler: int | None = None, straggle_s: float = 0.0, seed: int = 0, timeout_s: float = 600.0,
+          data: Any = None, progress: Callable[[int], None] | None = None) -> Result:
     """Trains with one client thread per worker task (`targets[i]` = that task's grpc:// target).
 
     Args:
@@ -137,14 +142,23 @@ def train(cluster: Any, targets: list[str], mode: str = "async", replicas_to_agg
         replicas_to_aggregate: sync only; fewer than the workers gives backup workers.
         steps: the global step to stop at.
         straggler: a worker task that sleeps `straggle_s` before each of its steps.
+        data: MNIST as `read_data_sets(..., one_hot=True)` returned it (default: read from `data_dir`), so
+            several runs share one copy.
+        progress: called from this thread about five times a second with the highest global step a worker
+            has seen so far, and once at the end with the final global step (e.g. a tqdm bar's update).
+
+    The variables (and the sync queue and accumulators) stay on the ps tasks after a run: a later run on
+    the same cluster re-initializes the variables from its chief, but `tf.Session.reset(target)` between
+    runs is what gives each run a clean ps.
 
     Raises:
         The first error a worker hit (after stopping the others).
     """
     if mode not in ("async", "sync"):
         raise ValueError(f"mode must be 'async' or 'sync', got {mode!r}")
-    from labflow.datasets import mnist as mnist_data
-    data = mnist_data.read_data_sets(data_dir or "MNIST_data", one_hot=True)
+    if data is None:
+        from labflow.datasets import mnist as mnist_data
+        data = mnist_data.read_data_sets(data_dir or "MNIST_data", one_hot=True)
     logs = [WorkerLog(i) for i in range(len(targets))]
     stop = threading.Event()
     threads = [threading.Thread(target=_worker, name=f"mnist-worker-{i}", daemon=True, args=(
@@ -154,11 +168,11 @@ def train(cluster: Any, targets: list[str], mode: str = "async", replicas_to_agg
     for th in threads:
         th.start()
     deadline = start + timeout_s
-    threads[0].join(max(0.0, deadline - time.perf_counter()))
+    _join(threads[0], deadline, logs, progress)
     if mode == "sync" and not threads[0].is_alive():
         release_replicas(targets[0], cluster, steps, 2 * len(targets))
     for th in threads:
-        th.join(max(0.0, deadline - time.perf_counter()))
+        _join(th, deadline, logs, progress)
     if any(th.is_alive() for th in threads):
         stop.set()
         for th in threads:
@@ -169,4 +183,18 @@ def train(cluster: Any, targets: list[str], mode: str = "async", replicas_to_agg
     if errs:
         raise errs[0]
     acc, gs = evaluate(targets[0], cluster, data)
+    if progress is not None:
+        progress(gs)
     return Result(mode, acc, gs, seconds, logs)
+
+
+def _join(thread: threading.Thread, deadline: float, logs: list[WorkerLog],
+          progress: Callable[[int], None] | None) -> None:
+    """Waits for `thread` until `deadline`, reporting the global step to `progress` meanwhile."""
+    while thread.is_alive():
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return
+        thread.join(min(left, 0.2) if progress is not None else left)
+        if progress is not None:
+            progress(max((lg.global_steps[-1] for lg in logs if lg.global_steps), default=0))

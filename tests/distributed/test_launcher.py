@@ -301,3 +301,42 @@ def test_interpreter_exit_reaps_the_processes(tmp_path):
     while not _gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(pid)
+
+
+@pytest.mark.timeout(90)
+def test_tasks_stop_when_the_launching_process_is_killed(tmp_path):
+    """A notebook kernel killed with SIGKILL runs no cleanup: its tasks notice and stop by themselves."""
+    import subprocess
+    import sys
+    script = tmp_path / "launch.py"
+    script.write_text("import time, labflow as tf\nc = tf.LocalCluster(ps=1, workers=1)\n"
+                      "print(' '.join(str(t.pid) for t in c.tasks), flush=True)\ntime.sleep(120)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    pids = []
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+            time.sleep(0.2)
+        assert not any(_pid_alive(p) for p in pids)
+    finally:
+        for p in pids:
+            if _pid_alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -22,12 +24,13 @@ pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101", "04_inspecting_graphs"]
+NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101", "04_inspecting_graphs", "05_distributed"]
 MARKER = "@@LABFLOW_RESULTS@@"
 # Appended to each executed copy: the notebook's result variables, as JSON on one line.
 REPORT = f"""\
 import json as _json
-_names = ["test_accuracy", "softmax_accuracy", "precisions", "restored_precision", "logged", "STEPS"]
+_names = ["test_accuracy", "softmax_accuracy", "precisions", "restored_precision", "logged", "STEPS",
+          "sync_accuracy", "async_steps", "straggler_step_s", "STRAGGLE_S"]
 _g = globals()
 print({MARKER!r} + _json.dumps({{n: _g[n] for n in _names if n in _g}}, default=float))"""
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -155,4 +158,51 @@ def test_inspecting_graphs_notebook(tmp_path, monkeypatch, mnist_dir):
     steps = [s for s, _ in results["logged"]]
     assert steps and steps[0] == 0 and all(s % 5 == 0 for s in steps) and steps == sorted(steps)
     assert list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))
+    _assert_progress_bar(nb)
+
+
+def _processes_under(folder: Path) -> list[int]:
+    """Pids of the processes whose command line mentions `folder` (the kernel's cluster tasks name their spec file)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(folder) in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds leftover cluster tasks through /proc")
+def test_distributed_notebook(tmp_path, monkeypatch, mnist_dir):
+    # The kernel's LocalCluster keeps its spec and token under TMPDIR, so its task processes can be told
+    # from any other: whatever is left of them after the kernel shut down is killed, and fails the test.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    try:
+        nb, results = _execute("05_distributed", tmp_path, monkeypatch, mnist_dir)
+    finally:
+        leftover = _processes_under(tmp)
+        for pid in leftover:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not leftover, "the notebook's cluster tasks outlived the kernel"
+    assert results["test_accuracy"] >= 0.5 and results["sync_accuracy"] >= 0.5, results  # quick mode: ~0.85
+    assert len(results["async_steps"]) == 3 and sum(results["async_steps"]) >= 30, results
+    # Without a backup every step waits for the straggler; with one the others keep their pace.
+    step_s = results["straggler_step_s"]
+    assert step_s["no_backup"] >= 0.8 * results["STRAGGLE_S"], results
+    assert step_s["backup"] < step_s["no_backup"], results
+    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    assert "LocalCluster" in html and "killed" in html and "Send/Recv pairs" in html
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "/job:worker/task:2" in text and "was killed with return code -9 (SIGKILL)" in text, text[-3000:]
+    assert _has_png(nb)
     _assert_progress_bar(nb)
