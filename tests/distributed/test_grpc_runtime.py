@@ -286,3 +286,20 @@ def test_tls_cluster_serves_tls_clients_and_refuses_plaintext(tmp_path, monkeypa
     finally:
         for s in servers:
             s.stop()
+
+
+def test_traced_distributed_step_has_stats_from_every_task(servers):
+    with tf.device("/job:ps/task:0"):
+        a = tf.constant([1.0, 2.0]) * 2.0
+    with tf.device("/job:worker/task:1"):
+        b = a + 1.0
+    with tf.Session(servers[1].target) as sess:
+        with sess.trace() as tr:
+            np.testing.assert_allclose(sess.run(b), [3.0, 5.0])
+        md = tr.run_metadata[-1]
+        devices = {d.device for d in md.step_stats.dev_stats}
+        assert {"/job:ps/replica:0/task:0/device:CPU:0", "/job:worker/replica:0/task:1/device:CPU:0"} <= devices
+        assert "traceEvents" in tr.timeline().generate_chrome_trace_format()
+        md2 = tf.RunMetadata()
+        sess.run(b, options=tf.RunOptions(output_partition_graphs=True), run_metadata=md2)
+        assert {nd.device for g in md2.partition_graphs for nd in g.node} >= devices
