@@ -90,7 +90,7 @@ class RemoteSession:
                 req.target.append(e.name)
         if options is not None:
             req.options.CopyFrom(options)
-        resp = self.master.RunStep(req, None)
+        resp = self.master.RunStep(req, self._step_deadline(options))
         if resp.status.code:
             raise wire.error_from_status(resp.status, self.graph)
         if resp.placement:
@@ -102,6 +102,12 @@ class RemoteSession:
         for i, nt in zip(fetch_pos, resp.tensor):
             out[i] = _user_value(wire.from_wire(nt.tensor))
         return out
+
+    def _step_deadline(self, options: Any) -> float:
+        """RunStep's deadline: the step's own timeout (the master enforces it), plus time for the reply."""
+        from labflow.distributed.master import DEFAULT_STEP_TIMEOUT_S
+        ms = (options.timeout_in_ms if options is not None else 0) or getattr(self.config, "operation_timeout_in_ms", 0)
+        return (ms / 1000 if ms else DEFAULT_STEP_TIMEOUT_S) + CALL_TIMEOUT_S
 
     def list_devices(self) -> list[DeviceAttributes]:
         resp = self.master.ListDevices(mpb.ListDevicesRequest(session_handle=self.handle or ""), CREATE_TIMEOUT_S)

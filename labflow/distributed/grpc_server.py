@@ -53,6 +53,8 @@ def channel_options() -> list[tuple[str, Any]]:
             ("grpc.max_receive_message_length", wire.MAX_MESSAGE_BYTES),
             ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 1),
+            # As TF: reconnect to a restarted task within a second, not after gRPC's growing backoff (to 120 s).
+            ("grpc.max_reconnect_backoff_ms", 1000),
             # RecvTensor streams on the calling thread: no extra thread per call.
             (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1)]
 
@@ -92,6 +94,27 @@ def _unary(fn: Callable, name: str) -> Callable:
     return behavior
 
 
+def _run_graph(fn: Callable, cleanup: Callable) -> Callable:
+    """RunGraph, whose step is aborted on this task when the caller goes away while it runs (TF's cancel
+    callback): a master that died must not leave a partition blocked here (in a dequeue) forever."""
+    unary = _unary(fn, "RunGraph")
+
+    def behavior(request: Any, context: Any) -> Any:
+        running = [True]
+
+        def on_end() -> None:  # gRPC calls it when the call ends: after the reply, or when it was cancelled
+            if running[0] and not isinstance(request, _Malformed):
+                cleanup(wpb.CleanupGraphRequest(step_id=request.step_id, abort=wpb.Status(
+                    code=errors.CANCELLED, message="The caller of RunGraph went away (its task died, or the call "
+                    "was cancelled or timed out)")))
+        context.add_callback(on_end)
+        try:
+            return unary(request, context)
+        finally:
+            running[0] = False
+    return behavior
+
+
 def _stream(fn: Callable, name: str) -> Callable:
     def behavior(request: Any, context: Any) -> Any:
         if isinstance(request, _Malformed):
@@ -112,8 +135,9 @@ def _handlers(service: str, impl: Any, methods: dict) -> Any:
             table[name] = grpc.unary_stream_rpc_method_handler(
                 _stream(fn, name), request_deserializer=_deserializer(req_cls), response_serializer=None)
         else:
+            behavior = _run_graph(fn, impl.CleanupGraph) if name == "RunGraph" else _unary(fn, name)
             table[name] = grpc.unary_unary_rpc_method_handler(
-                _unary(fn, name), request_deserializer=_deserializer(req_cls),
+                behavior, request_deserializer=_deserializer(req_cls),
                 response_serializer=resp_cls.SerializeToString)
     return grpc.method_handlers_generic_handler(service, table)
 

@@ -281,6 +281,9 @@ class MasterSession:
                 dead = self.master.check_alive({futs[f].task for f in pending})
                 if dead:
                     fail(dead, None)
+                    # A task that does not answer GetStatus will not answer RunGraph either: wait only for the
+                    # others (cancelled, they answer at once) instead of for ABORT_GRACE_S.
+                    pending = {f for f in pending if futs[f].task != dead.task}
                 elif time.monotonic() > deadline:
                     fail(errors.DeadlineExceededError(None, None, f"Step timed out after {timeout:.0f} s"), None)
         if first:
@@ -380,8 +383,10 @@ class Master:
             try:
                 f.result()
             except errors.OpError as e:
-                return errors.UnavailableError(None, None, f"Task {t} is unavailable ({e.message}); the step was "
-                                               "cancelled on every other task.")
+                err = errors.UnavailableError(None, None, f"Task {t} is unavailable ({e.message}); the step was "
+                                              "cancelled on every other task.")
+                err.task = t
+                return err
         return None
 
     def _session(self, handle: str) -> MasterSession:

@@ -29,6 +29,7 @@ from labflow.runtime.rendezvous import LocalRendezvous
 
 _log = logging.getLogger("labflow.distributed")
 _handles = itertools.count(1)
+FAILED_STEP_LINGER_S = 1.0
 
 
 INTERNAL_OPS = frozenset({"_Send", "_Recv", "_Feed", "_Fetch", "_ControlTrigger", "Placeholder", "NoOp", "Const",
@@ -175,7 +176,9 @@ class Worker:
                                 and task_of(n.attrs["recv_device"]) != self.task_name)
             remote_recvs += [(task_of(n.attrs["send_device"]), n.attrs["key"]) for n in part.nodes
                              if n.type == "_Recv" and task_of(n.attrs["send_device"]) != self.task_name]
-        handle = f"{self.task_name}/graph_{next(_handles)}"
+        # The incarnation makes the handle unique across restarts of this task: a restarted process counts
+        # from 1 again, and a master still holding an old handle must get AbortedError, not another graph.
+        handle = f"{self.task_name}/graph_{self.incarnation:x}_{next(_handles)}"
         with self._lock:
             self._graphs[handle] = _Registered(request.session_handle, compiled, request.num_fetches,
                                                sorted(set(feeds)), remote_sends, request.traced, remote_recvs)
@@ -232,6 +235,7 @@ class Worker:
         if failures:
             real = [f for f in failures if not isinstance(f, errors.CancelledError)]
             wire.set_status(resp.status, (real or failures)[0], self.task_name)
+            self._finish_later(request.step_id, f"failed: {resp.status.message}")
             return resp
         with rdv._cond:
             rdv.expected_pulls = reg.remote_sends
@@ -290,6 +294,20 @@ class Worker:
             while len(self._done_steps) > 4096:
                 self._done_steps.popitem(last=False)
         return rdv
+
+    def _finish_later(self, step_id: int, why: str) -> None:
+        """Drops a failed step after FAILED_STEP_LINGER_S unless the master's CleanupGraph did first.
+
+        The master cleans up a failed step on every task, but not when it died with the step (the failure
+        here may be its death); the delay lets the peers of the step see its root cause first rather than
+        "step already ended" (TF's Worker::AbortStep waits the same way).
+        """
+        def finish() -> None:
+            if step_id in self._steps:
+                self._finish(step_id, why)
+        t = threading.Timer(FAILED_STEP_LINGER_S, finish)
+        t.daemon = True
+        t.start()
 
     def _rendezvous(self, step_id: int) -> StepRendezvous:
         rdv = self._steps.get(step_id)
