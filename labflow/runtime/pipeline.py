@@ -49,6 +49,7 @@ def plan_step(elements: list, feed_tensors: tuple | list, devices: list[Device],
     order = prune.prune(fetch_tensors, targets, feeds)
     placement, decisions = placer.place(order, devices, config.allow_soft_placement,
                                         default_device=default_device, pinned=pinned)
+    placer.relocate_control_only_noops(order, placement, decisions)
     for op, dev in placement.items():
         if op._opdef.stateful:
             pinned.setdefault(op.name, dev)

@@ -204,3 +204,36 @@ def place(ops: list[Operation], devices: list[Device], allow_soft_placement: boo
         free_at[dev.name] = t
         log[op] = Placement(op.name, op.type, dev.name, op.device or req, reason)
     return placement, [log[op] for op in ops]
+
+
+def relocate_control_only_noops(ops: list[Operation], placement: dict[Operation, Device],
+                                decisions: list[Placement]) -> None:
+    """Moves a NoOp next to the ops it orders when they all sit on one other device.
+
+    A NoOp (e.g. an optimizer's `update` group) only carries control edges; placed apart from them (as a
+    device function like replica_device_setter puts it on the worker while the updates run on a ps) it
+    turns into two extra cross-device round trips per step, which over gRPC cost far more than the node.
+    """
+    inside = set(ops)
+    consumers: dict[Operation, list[Operation]] = {}
+    for op in ops:
+        for c in op._control_inputs:
+            if c in inside:
+                consumers.setdefault(c, []).append(op)
+    index = {d.node: i for i, d in enumerate(decisions)}
+    for op in ops:
+        if op.type != "NoOp" or op._inputs or not op._control_inputs:
+            continue
+        near = {placement[c] for c in op._control_inputs if c in inside}
+        near |= {placement[c] for c in consumers.get(op, [])}
+        if len(near) != 1:
+            continue
+        dev = next(iter(near))
+        if dev is placement[op]:
+            continue
+        placement[op] = dev
+        i = index.get(op.name)
+        if i is not None:
+            d = decisions[i]
+            decisions[i] = Placement(d.node, d.op_type, dev.name, d.requested, d.reason + "; moved next to the ops "
+                                     "it orders (a NoOp carries only control edges: no cross-device round trip)")

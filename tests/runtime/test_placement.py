@@ -126,3 +126,22 @@ def test_variables_stay_on_their_device_across_steps():
         np.testing.assert_allclose(sess.run(b), [-0.3, -0.3])
     assert first["W"].device == second["W"].device and first["b"].device == second["b"].device
     assert "stateful" in second["W"].reason
+
+
+
+def test_control_only_noop_moves_next_to_the_ops_it_orders():
+    """An optimizer's `update` NoOp put on a worker while its updates run elsewhere would cost two
+    cross-device round trips per step; it goes where the updates are (the reason says so)."""
+    with tf.device("/cpu:1"):  # the "ps"
+        w = tf.Variable(tf.ones([3]), name="w")
+        gs = tf.train.get_or_create_global_step()
+    with tf.device("/cpu:0"):
+        loss = tf.reduce_sum(tf.square(w * 2.0))
+    with tf.device("/cpu:0"):
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=gs)
+    with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        placed = {p.node: p for p in sess.placements()}
+    upd = placed["GradientDescent/update"]
+    assert upd.device.endswith("CPU:1") and "NoOp carries only control edges" in upd.reason
