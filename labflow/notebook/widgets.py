@@ -183,7 +183,52 @@ class TimelineWidget(W.VBox):
         self.totals.value = self.view.totals_html()
 
 
-class SummaryWidget(W.VBox):
+def _refresh_loop(ref: Any, stop: threading.Event, secs: float) -> None:
+    # Holds the widget only weakly between refreshes, so a forgotten widget can be collected; ends when
+    # the widget says there is nothing left to watch (a closed cluster).
+    while not stop.wait(secs):
+        w = ref()
+        if w is None:
+            return
+        w.refresh()
+        if not w._still_live():
+            stop.set()
+            w._thread = None
+            w.live.value = False
+            return
+        del w
+
+
+class _LiveRefresh:
+    """The background refresh SummaryWidget and ClusterWidget share: a daemon thread and a live toggle."""
+
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _still_live(self) -> bool:
+        return True
+
+    def _start_refresh(self, secs: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=_refresh_loop, args=(weakref.ref(self), self._stop, secs),
+                                        name=f"labflow-{type(self).__name__}", daemon=True)
+        self._thread.start()
+        self._status()
+
+    def stop(self) -> None:
+        """Stops the background refresh (never waits for one in progress)."""
+        self._stop.set()
+        self._thread = None
+        if self.live.value:
+            self.live.value = False
+        self._status()
+
+
+class SummaryWidget(_LiveRefresh, W.VBox):
     """A SummaryView that re-reads its logdir every `refresh_secs` while other cells run (e.g. training).
 
     The re-reading runs in a daemon thread that only sleeps, reads new events and, when there are
@@ -209,10 +254,6 @@ class SummaryWidget(W.VBox):
         self.render()
         if self.live.value:
             self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def refresh(self, force: bool = False) -> bool:
         """Reads new events; redraws when there were any (or `force`). True when there were new events."""
@@ -240,20 +281,7 @@ class SummaryWidget(W.VBox):
         """Starts the background re-reading (a no-op when running or when refresh_secs is 0)."""
         if self.running or self.refresh_secs <= 0:
             return
-        self._stop = threading.Event()
-        me = weakref.ref(self)
-        self._thread = threading.Thread(target=_summary_loop, args=(me, self._stop, self.refresh_secs),
-                                        name="labflow-SummaryWidget", daemon=True)
-        self._thread.start()
-        self._status()
-
-    def stop(self) -> None:
-        """Stops the background re-reading (never waits for a read in progress)."""
-        self._stop.set()
-        self._thread = None
-        if self.live.value:
-            self.live.value = False
-        self._status()
+        self._start_refresh(self.refresh_secs)
 
     def close(self) -> None:
         self._stop.set()
@@ -261,17 +289,7 @@ class SummaryWidget(W.VBox):
         super().close()
 
 
-def _summary_loop(ref: Any, stop: threading.Event, secs: float) -> None:
-    # Holds the widget only weakly between reads, so a forgotten widget can be collected.
-    while not stop.wait(secs):
-        w = ref()
-        if w is None:
-            return
-        w.refresh()
-        del w
-
-
-class ClusterWidget(W.VBox):
+class ClusterWidget(_LiveRefresh, W.VBox):
     """A ClusterView refreshed every `refresh_s` seconds, with stop/restart/kill buttons per task.
 
     Like SummaryWidget, the refresh runs in a daemon thread holding the widget weakly; it ends when the
@@ -302,10 +320,6 @@ class ClusterWidget(W.VBox):
         self.render()
         if self.live.value:
             self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def refresh(self) -> None:
         """Polls the tasks now and redraws."""
@@ -372,19 +386,10 @@ class ClusterWidget(W.VBox):
         """Starts the background polling (a no-op when running, when refresh_s is 0 or the cluster is closed)."""
         if self.running or self.refresh_s <= 0 or not self.view.active:
             return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=_cluster_loop, args=(weakref.ref(self), self._stop, self.refresh_s),
-                                        name="labflow-ClusterWidget", daemon=True)
-        self._thread.start()
-        self._status()
+        self._start_refresh(self.refresh_s)
 
-    def stop(self) -> None:
-        """Stops the background polling (never waits for a poll in progress)."""
-        self._stop.set()
-        self._thread = None
-        if self.live.value:
-            self.live.value = False
-        self._status()
+    def _still_live(self) -> bool:
+        return self.view.active
 
     def close(self) -> None:
         self._stop.set()
@@ -395,21 +400,6 @@ class ClusterWidget(W.VBox):
 
     def _row_widgets(self) -> list[W.Widget]:
         return [w for cs in self.cells.values() for w in cs] + [b for bs in self.buttons.values() for b in bs.values()]
-
-
-def _cluster_loop(ref: Any, stop: threading.Event, secs: float) -> None:
-    # Holds the widget only weakly between polls; ends once the cluster is closed or gone.
-    while not stop.wait(secs):
-        w = ref()
-        if w is None:
-            return
-        w.refresh()
-        if not w.view.active:
-            stop.set()
-            w._thread = None
-            w.live.value = False
-            return
-        del w
 
 
 _WIDGETS: list[tuple[type, type]] = [(PlacementView, PlacementWidget), (GraphView, GraphWidget),

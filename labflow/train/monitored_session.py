@@ -172,7 +172,22 @@ class SessionCreator:
         raise NotImplementedError(f"create_session is not implemented for {self}.")
 
 
-class ChiefSessionCreator(SessionCreator):
+class _ScaffoldSessionCreator(SessionCreator):
+    """What the chief and worker creators share: a SessionManager built from the scaffold's ops."""
+
+    _scaffold: Scaffold
+    _session_manager: SessionManager | None
+
+    def _get_session_manager(self) -> SessionManager:
+        if self._session_manager is None:
+            s = self._scaffold
+            self._session_manager = SessionManager(local_init_op=s.local_init_op, ready_op=s.ready_op,
+                                                   ready_for_local_init_op=s.ready_for_local_init_op,
+                                                   graph=get_default_graph())
+        return self._session_manager
+
+
+class ChiefSessionCreator(_ScaffoldSessionCreator):
     """Restores the newest checkpoint of `checkpoint_dir` (or the given file), else runs the init ops."""
 
     def __init__(self, scaffold: Scaffold | None = None, master: str = "", config: Any = None,
@@ -184,14 +199,6 @@ class ChiefSessionCreator(SessionCreator):
         self._master = master
         self._config = config
 
-    def _get_session_manager(self) -> SessionManager:
-        if self._session_manager is None:
-            s = self._scaffold
-            self._session_manager = SessionManager(local_init_op=s.local_init_op, ready_op=s.ready_op,
-                                                   ready_for_local_init_op=s.ready_for_local_init_op,
-                                                   graph=get_default_graph())
-        return self._session_manager
-
     def create_session(self) -> Any:
         s = self._scaffold.finalize()
         return self._get_session_manager().prepare_session(
@@ -200,7 +207,7 @@ class ChiefSessionCreator(SessionCreator):
             init_op=s.init_op, init_feed_dict=s.init_feed_dict, init_fn=s.init_fn)
 
 
-class WorkerSessionCreator(SessionCreator):
+class WorkerSessionCreator(_ScaffoldSessionCreator):
     """Waits (up to `max_wait_secs`) until the chief has initialized the model, then returns a session."""
 
     def __init__(self, scaffold: Scaffold | None = None, master: str = "", config: Any = None,
@@ -210,14 +217,6 @@ class WorkerSessionCreator(SessionCreator):
         self._master = master
         self._config = config
         self._max_wait_secs = max_wait_secs
-
-    def _get_session_manager(self) -> SessionManager:
-        if self._session_manager is None:
-            s = self._scaffold
-            self._session_manager = SessionManager(local_init_op=s.local_init_op, ready_op=s.ready_op,
-                                                   ready_for_local_init_op=s.ready_for_local_init_op,
-                                                   graph=get_default_graph())
-        return self._session_manager
 
     def create_session(self) -> Any:
         self._scaffold.finalize()
