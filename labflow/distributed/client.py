@@ -42,6 +42,8 @@ class RemoteSession:
     def __init__(self, target: str, graph: Any, config: Any, master: Any = None):
         self.address = parse_target(target)
         if master is None:
+            from labflow.distributed import require_grpc
+            require_grpc(f"tf.Session({target!r})")
             from labflow.distributed.grpc_client import MasterClient
             master = MasterClient(self.address)
         self.master = master

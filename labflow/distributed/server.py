@@ -122,6 +122,8 @@ class Server:
         with self._lock:
             if self._grpc is not None:
                 return
+            from labflow.distributed import require_grpc
+            require_grpc("tf.train.Server")
             from labflow.distributed import grpc_client, grpc_server
             from labflow.distributed.master import Master
             from labflow.distributed.worker import Worker

@@ -67,3 +67,13 @@ def test_bad_arguments_exit_2_with_a_message(args, message):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert message in err
+
+
+def test_without_grpc_the_error_says_what_to_install(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
+    with pytest.raises(ImportError, match=r"labflow\[distributed\]"):
+        tf.Session("grpc://localhost:1")
+    with pytest.raises(ImportError, match="grpcio"):
+        tf.train.Server.create_local_server()
