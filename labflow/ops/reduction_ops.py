@@ -86,6 +86,10 @@ _REDUCE = dict(inputs=("input", "reduction_indices"), attrs={"keep_dims": False,
 # -- Sum / Mean ------------------------------------------------------------------------------------
 @op("Sum", types=NUMERIC_TYPES, **_REDUCE)
 def sum_kernel(xp, input, reduction_indices, *, keep_dims):
+    if reduction_indices.size == 0:
+        # Nothing to reduce (the gradient of a non-broadcasting Add): the input itself, as TF forwards it,
+        # instead of NumPy's full copy. The executor treats Sum as a possible view (VIEW_OPS).
+        return input
     if input.dtype == np.float16:  # accumulate in float32, like TF
         return xp.sum(input, axis=_np_axes(reduction_indices), keepdims=keep_dims,
                       dtype=np.float32).astype(np.float16)

@@ -28,7 +28,7 @@ _plan_ids = itertools.count(1)
 VIEW_OPS = frozenset({"Identity", "Reshape", "Squeeze", "ExpandDims", "Transpose", "StridedSlice",
                       "Slice", "StopGradient", "Snapshot", "PreventGradient", "Unpack", "Split",
                       "SplitV", "ReverseV2", "PlaceholderWithDefault", "BroadcastTo", "Cast",
-                      "IdentityN"})
+                      "IdentityN", "Sum"})
 
 
 class NodeContext:

@@ -368,3 +368,14 @@ def test_floor_like_ops_have_no_gradient():
         assert tf.gradients(tf.reduce_sum(f(x)), x) == [None]
     g = tf.gradients(tf.reduce_sum(tf.sign(x)), x)[0]
     np.testing.assert_array_equal(_run(g, {x: [1.0, -2.0]}), [0, 0])
+
+
+def test_sum_over_no_axes_returns_the_input_and_a_fetch_never_aliases_a_variable():
+    v = tf.Variable([1.0, 2.0, 3.0])
+    s = tf.reduce_sum(v, axis=tf.constant([], tf.int32))
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        out = sess.run(s)
+        out[0] = 100.0  # the user's copy, not the variable's storage
+        np.testing.assert_array_equal(sess.run(v), [1.0, 2.0, 3.0])
+        np.testing.assert_array_equal(sess.run(s), [1.0, 2.0, 3.0])
