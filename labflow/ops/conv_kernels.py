@@ -139,8 +139,12 @@ def _lowered_chunks(xp: Any, x: Any, oh: int, ow: int, kh: int, kw: int, strides
             yield n0, b, lo.reshape(m, k)
 
 
-def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple) -> Any:
-    """Cross-correlation of x [N,H,W,C] with w [KH,KW,C,F] (TF's Conv2D), NHWC out, x's dtype."""
+def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epilogue: Any = None) -> Any:
+    """Cross-correlation of x [N,H,W,C] with w [KH,KW,C,F] (TF's Conv2D), NHWC out, x's dtype.
+
+    `epilogue(block)`, when given, runs in place on each [rows, F] output block right after its GEMM,
+    while the block is still in cache (the fused bias add and activation of _FusedConv2D).
+    """
     dtype = x.dtype
     x, w = upcast(xp, x, w)
     n, h, wd, c = x.shape
@@ -154,13 +158,20 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple) -> 
         return out.astype(dtype, copy=False)
     if k == 0:
         out[...] = 0
+        if epilogue is not None:
+            epilogue(out.reshape(-1, f))
         return out.astype(dtype, copy=False)
     wm = w.reshape(k, f)
     if kh == kw == 1 and strides == (1, 1) and not (pt or pb or pl or pr):
         xp.matmul(x.reshape(-1, c), wm, out=out.reshape(-1, f))  # 1x1 conv: the input is the lowered matrix
+        if epilogue is not None:
+            epilogue(out.reshape(-1, f))
         return out.astype(dtype, copy=False)
     for n0, b, a in _lowered_chunks(xp, x, oh, ow, kh, kw, strides, dil, pads):
-        xp.matmul(a, wm, out=out[n0:n0 + b].reshape(b * oh * ow, f))
+        block = out[n0:n0 + b].reshape(b * oh * ow, f)
+        xp.matmul(a, wm, out=block)
+        if epilogue is not None:
+            epilogue(block)
     return out.astype(dtype, copy=False)
 
 

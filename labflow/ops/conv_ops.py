@@ -191,6 +191,37 @@ def conv2d_kernel(xp, input, filter, *, strides, padding, explicit_paddings, dat
     return kernel_out(xp, K.conv2d(xp, x, filter, s, d, pads), data_format)
 
 
+# -- _FusedConv2D: Conv2D + bias add (+ Relu) in one pass, made only by the runtime's fusion rewrite ------
+FUSABLE_ACTIVATIONS = ("Relu",)
+
+
+def _fused_conv2d_shape(ins, attrs):
+    x, w, b = ins
+    for f in attrs["fused_ops"]:
+        if f not in ("BiasAdd", *FUSABLE_ACTIVATIONS):
+            raise ValueError(f"_FusedConv2D cannot fuse '{f}' (it fuses BiasAdd and then one of "
+                             f"{', '.join(FUSABLE_ACTIVATIONS)})")
+    return _conv2d_shape([x, w], attrs)
+
+
+@op("_FusedConv2D", inputs=("input", "filter", "bias"), attrs=dict(_OP_ATTRS, fused_ops=REQUIRED),
+    types=FLOAT_TYPES, shape=_fused_conv2d_shape, not_differentiable=True)
+def fused_conv2d_kernel(xp, input, filter, bias, *, strides, padding, explicit_paddings, data_format, dilations,
+                        fused_ops):
+    # TF's grappler remapper makes the same node; labflow's runtime/fusion.py does (after gradients exist,
+    # so it never needs one). The bias add and activation run on each output block while it is in cache.
+    x = kernel_in(xp, input, data_format)
+    s, d, pads, _, _ = _conv_params(x.shape[1:3], filter.shape[:2], strides, padding, explicit_paddings,
+                                    data_format, dilations)
+    relu = "Relu" in fused_ops
+
+    def epilogue(block):
+        xp.add(block, bias, out=block)
+        if relu:
+            xp.maximum(block, 0, out=block)
+    return kernel_out(xp, K.conv2d(xp, x, filter, s, d, pads, epilogue), data_format)
+
+
 def _attrs_of(op: Any) -> dict:
     return {k: op.get_attr(k) for k in _CONV_ATTRS}
 

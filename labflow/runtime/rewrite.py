@@ -3,6 +3,7 @@ optimizer's constant hoisting), so a plan does less work every run.
 
 - Constant folding: a node whose inputs are all constants, with a stateless single-output kernel and
   a small result, is computed once here and becomes a constant.
+- Fusion (runtime/fusion.py): Conv2D -> bias add -> Relu runs as one _FusedConv2D.
 - Constant hoisting: in a chain `(x + c1) + c2` (or `*`), where the inner node feeds only the outer
   one, the constants combine: `x + (c1 + c2)`. A chain of 1000 `y = y + 1.0` becomes one add.
   Like TF's default rewriter, this reassociates floating-point arithmetic.
@@ -81,6 +82,8 @@ def optimize(part: Partition) -> int:
                 out.append(const)  # the combined constant comes before its consumer
         out.append(n)
     part.nodes = _drop_dead(out)
+    from labflow.runtime import fusion
+    fusion.fuse(part)
     return before - len(part.nodes)
 
 

@@ -207,6 +207,32 @@ def _conv2d():
     return out
 
 
+@samples("_FusedConv2D")
+def _fused_conv2d():
+    from labflow.ops.common import make_tensor
+    out = []
+    for spec in _CONVS:
+        name, xs, ws, _, fmt, kw, rk = _conv_case_args(spec)
+        if fmt != "NHWC":
+            continue
+        attrs = dict(strides=[1, *kw["strides"], 1] if len(kw["strides"]) == 2 else kw["strides"],
+                     padding=kw["padding"], dilations=[1, *kw["dilations"], 1] if len(kw["dilations"]) == 2
+                     else kw["dilations"], data_format=fmt)
+        if isinstance(attrs["padding"], list):
+            continue
+        for ops in (["BiasAdd"], ["BiasAdd", "Relu"]):
+            def ref(x, w, b, rk=rk, ops=ops):
+                y = ref_conv2d(x, w, **rk) + b
+                return np.maximum(y, 0) if "Relu" in ops else y
+            out.append(Case(lambda x, w, b, attrs=attrs, ops=ops: make_tensor("_FusedConv2D", [x, w, b],
+                                                                               dict(attrs, fused_ops=ops)),
+                            [R.randn(*xs), R.randn(*ws), R.randn(ws[3])], ref, name=f"{name}_{'_'.join(ops)}",
+                            grad=False, rtol=1e-5, atol=1e-5))
+        if len(out) >= 6:
+            break
+    return out
+
+
 @samples("Conv2DBackpropInput")
 def _conv2d_backprop_input():
     out = []

@@ -1,0 +1,68 @@
+"""Conv2D -> bias add -> Relu runs as one _FusedConv2D (TF's remapper), with the same results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import labflow as tf
+
+OFF = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+    opt_level=tf.OptimizerOptions.L0)))
+
+
+def _ops(sess, fetch, feed):
+    md = tf.RunMetadata()
+    sess.run(fetch, feed, options=tf.RunOptions(output_partition_graphs=True), run_metadata=md)
+    return [n.op for g in md.partition_graphs for n in g.node]
+
+
+@pytest.mark.parametrize("bias_add,relu", [(True, True), (False, True), (True, False)])
+def test_fused_matches_unfused(bias_add, relu):
+    rng = np.random.RandomState(0)
+    x = tf.placeholder(tf.float32, [None, 9, 9, 3])
+    w = tf.constant(rng.randn(3, 3, 3, 4).astype(np.float32))
+    b = tf.placeholder(tf.float32, [4])
+    c = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
+    y = tf.nn.bias_add(c, b) if bias_add else c + b
+    if relu:
+        y = tf.nn.relu(y)
+    feed = {x: rng.randn(5, 9, 9, 3).astype(np.float32), b: rng.randn(4).astype(np.float32)}
+    with tf.Session() as fused, tf.Session(config=OFF) as plain:
+        np.testing.assert_allclose(fused.run(y, feed), plain.run(y, feed), rtol=1e-6, atol=1e-6)
+        ops = _ops(fused, y, feed)
+    assert "_FusedConv2D" in ops and "Conv2D" not in ops
+    assert ("Relu" in ops) is False
+
+
+def test_no_fusion_when_an_intermediate_is_used_elsewhere():
+    x = tf.placeholder(tf.float32, [2, 6, 6, 1])
+    w = tf.ones([3, 3, 1, 2])
+    c = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
+    y = tf.nn.relu(c + tf.ones([2]))
+    feed = {x: np.ones((2, 6, 6, 1), np.float32)}
+    with tf.Session() as sess:
+        out_c, out_y = sess.run([c, y], feed)  # the conv output is fetched: it must exist
+        np.testing.assert_allclose(out_y, np.maximum(out_c + 1, 0))
+        assert "Conv2D" in _ops(sess, [c, y], feed)
+
+
+def test_training_through_a_fused_forward_matches():
+    rng = np.random.RandomState(1)
+    xv = rng.randn(4, 8, 8, 2).astype(np.float32)
+    results = []
+    for config in (None, OFF):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.constant(xv)
+            w = tf.Variable(rng.randn(3, 3, 2, 3).astype(np.float32) * 0 + 0.1)
+            b = tf.Variable(tf.zeros([3]))
+            loss = tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME") + b))
+            train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+            with tf.Session(config=config) as sess:
+                sess.run(tf.global_variables_initializer())
+                for _ in range(3):
+                    sess.run(train)
+                results.append(sess.run([w, b]))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
