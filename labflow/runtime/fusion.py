@@ -14,6 +14,10 @@ from labflow.framework import registry
 from labflow.runtime.partition import Partition, PNode
 
 _ADDS = ("BiasAdd", "Add", "AddV2")
+# Consumers that read only a value's shape: the fused node's output has the same shape as each
+# intermediate of the chain (bias add and activation keep it), so they can read that instead. This is
+# what lets training graphs fuse: the gradient of `conv + b` asks for Shape(conv) when the batch is unknown.
+_SHAPE_ONLY = ("Shape", "Size", "Rank", "ShapeN")
 
 
 def fuse(part: Partition) -> int:
@@ -40,6 +44,10 @@ def fuse(part: Partition) -> int:
         if act is not None and act.type == "Relu":
             chain, last, ops = [conv, add, act], act, ["BiasAdd", "Relu"]
         # The last node of the chain becomes the fused node: its consumers keep pointing at it.
+        for n in chain[:-1]:
+            for user in consumers.get(id(n), []):
+                if user.type in _SHAPE_ONLY:
+                    user.inputs = [(last, 0) if src is n else (src, k) for src, k in user.inputs]
         attrs = {k: v for k, v in conv.attrs.items()}
         attrs["fused_ops"] = ops
         last.type, last.opdef, last.attrs = "_FusedConv2D", fused_opdef, attrs
@@ -52,7 +60,8 @@ def fuse(part: Partition) -> int:
 
 
 def _only_consumer(n: PNode, consumers: dict[int, list[PNode]], controlled: set[int]) -> PNode | None:
-    users = consumers.get(id(n), [])
+    """The single consumer of `n`'s value that is not a shape-only reader, or None."""
+    users = [u for u in consumers.get(id(n), []) if u.type not in _SHAPE_ONLY]
     if len(users) != 1 or id(n) in controlled or len(n.out_dtypes) != 1:
         return None
     return users[0]

@@ -66,3 +66,28 @@ def test_training_through_a_fused_forward_matches():
                 results.append(sess.run([w, b]))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_training_with_an_unknown_batch_fuses_and_shape_readers_follow():
+    """The gradient of `conv + b` reads Shape(conv) when the batch is unknown: it reads the fused output."""
+    rng = np.random.RandomState(2)
+    xv = rng.randn(4, 8, 8, 2).astype(np.float32)
+    results, fused_ops = [], None
+    for config in (None, OFF):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [None, 8, 8, 2])
+            w = tf.Variable(np.full((3, 3, 2, 3), 0.1, np.float32))
+            b = tf.Variable(tf.zeros([3]))
+            loss = tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME") + b))
+            train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+            with tf.Session(config=config) as sess:
+                sess.run(tf.global_variables_initializer())
+                for _ in range(3):
+                    sess.run(train, {x: xv})
+                results.append(sess.run([w, b]))
+                if config is None:
+                    fused_ops = _ops(sess, train, {x: xv})
+    assert "_FusedConv2D" in fused_ops and "Conv2D" not in fused_ops
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
