@@ -343,16 +343,27 @@ class Master:
             raise errors.UnavailableError(None, None, f"No channel to task {task}")
         return self.channels(task)
 
-    def tasks(self) -> list[str]:
-        return cluster_tasks(self.cluster) if self.cluster is not None else [self.task_name]
+    def tasks(self, device_filters: Any = ()) -> list[str]:
+        """The cluster's tasks; with `device_filters` (TF's ConfigProto field: partial device names such as
+        "/job:ps" or "/job:worker/task:1"), only the tasks they match, plus always this master's own."""
+        every = cluster_tasks(self.cluster) if self.cluster is not None else [self.task_name]
+        if not device_filters:
+            return every
+        specs = [DeviceSpec.from_string(f) for f in device_filters]
+        keep = [t for t in every if t == self.task_name or any(
+            s.job in (None, ts.job) and s.task in (None, ts.task) and s.replica in (None, ts.replica)
+            for s in specs for ts in [DeviceSpec.from_string(t)])]
+        return keep
 
-    def cluster_devices(self) -> list[Device]:
-        """Every device of every task, asking each task (GetStatus) until it answers or the wait ends."""
+    def cluster_devices(self, device_filters: Any = ()) -> list[Device]:
+        """Every device of every task (those `device_filters` match), asking each task (GetStatus) until it
+        answers or the wait ends. A session with filters neither waits for nor places on other tasks."""
         deadline = time.monotonic() + self.startup_timeout_s
         statuses: dict[str, Any] = {}
         last: dict[str, BaseException] = {}
+        tasks = self.tasks(device_filters)
         while True:
-            todo = [t for t in self.tasks() if t not in statuses]
+            todo = [t for t in tasks if t not in statuses]
             futs = {t: self.pool.submit(self.client(t).GetStatus, wpb.GetStatusRequest(), STATUS_TIMEOUT_S)
                     for t in todo}
             for t, f in futs.items():
@@ -360,7 +371,7 @@ class Master:
                     statuses[t] = f.result()
                 except errors.OpError as e:
                     last[t] = e
-            missing = [t for t in self.tasks() if t not in statuses]
+            missing = [t for t in tasks if t not in statuses]
             if not missing:
                 break
             if time.monotonic() > deadline:
@@ -369,7 +380,7 @@ class Master:
                     f" after {self.startup_timeout_s:.0f} s: is every server of the cluster started?")
             time.sleep(0.2)
         devices = []
-        for t in self.tasks():
+        for t in tasks:
             for da in statuses[t].device_attributes:
                 devices.append(Device(da.name, da.device_type, _device_index(da.name), np, da.memory_limit,
                                       da.physical_device_desc))
@@ -402,7 +413,7 @@ class Master:
         config = config_from_proto(req.config, req.send_recv_dtype or None)
         handle = f"{self.task_name}/session_{secrets.token_hex(8)}"
         try:
-            s = MasterSession(self, handle, req.graph_def, config, self.cluster_devices())
+            s = MasterSession(self, handle, req.graph_def, config, self.cluster_devices(config.device_filters))
         except (ValueError, TypeError) as e:
             raise errors.InvalidArgumentError(None, None, f"CreateSession: {e}") from None
         with self._lock:
@@ -438,7 +449,8 @@ class Master:
 
     def ListDevices(self, req: mpb.ListDevicesRequest) -> mpb.ListDevicesResponse:  # noqa: N802
         resp = mpb.ListDevicesResponse()
-        for d in self.cluster_devices():
+        session = self._sessions.get(req.session_handle) if req.session_handle else None
+        for d in session.devices if session is not None else self.cluster_devices():
             (resp.local_device if task_of(d.name) == self.task_name else resp.remote_device).add(
                 name=d.name, device_type=d.device_type, memory_limit=d.memory_limit,
                 physical_device_desc=d.description)

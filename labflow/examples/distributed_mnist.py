@@ -83,7 +83,10 @@ def _worker(target: str, cluster: Any, task: int, mode: str, num_workers: int, r
         with graph.as_default():
             m = build(cluster, task, mode, num_workers, replicas_to_aggregate, learning_rate)
             hooks = [*m["hooks"], tf.train.StopAtStepHook(last_step=steps)]
-            with tf.train.MonitoredTrainingSession(master=target, is_chief=task == 0, hooks=hooks,
+            # As TF's between-graph examples do: a worker's session only involves the ps tasks and its own
+            # task, so another worker dying or restarting never touches it.
+            config = tf.ConfigProto(device_filters=["/job:ps", f"/job:worker/task:{task}"])
+            with tf.train.MonitoredTrainingSession(master=target, is_chief=task == 0, hooks=hooks, config=config,
                                                    save_checkpoint_secs=None, save_summaries_steps=None,
                                                    log_step_count_steps=None) as sess:
                 n = mnist.train.num_examples

@@ -288,3 +288,25 @@ def test_large_tensor_streams_in_chunks(cluster):
     h = cluster.session(g)
     (out,), _ = cluster.run(h, g, [both])
     np.testing.assert_allclose(out[0], out[1], rtol=1e-5)
+
+
+def test_device_filters_limit_a_session_to_some_tasks(cluster):
+    """TF's ConfigProto.device_filters: a session sees (and waits for) only the tasks they match."""
+    from labflow.runtime.config import ConfigProto, config_to_proto
+    cluster.dead.add("/job:worker/replica:0/task:1")  # down, but filtered out: the session does not care
+    g = tf.Graph()
+    with g.as_default():
+        with tf.device("/job:ps/task:0"):
+            v = tf.Variable(2.0, name="filtered")
+        y = v * 3.0
+    req = mpb.CreateSessionRequest(graph_def=g.as_graph_def(),
+                                   config=config_to_proto(ConfigProto(device_filters=["/job:ps"])))
+    h = cluster.master.CreateSession(req).session_handle
+    cluster.run(h, g, targets=[v.initializer])
+    (out,), resp = cluster.run(h, g, [y])
+    assert out == 6.0
+    assert {p.device.rsplit("/device:", 1)[0] for p in resp.placement} <= {
+        "/job:ps/replica:0/task:0", "/job:worker/replica:0/task:0"}
+    listed = cluster.master.ListDevices(mpb.ListDevicesRequest(session_handle=h))  # the session's devices
+    assert {d.name.rsplit("/device:", 1)[0] for d in [*listed.local_device, *listed.remote_device]} == {
+        "/job:ps/replica:0/task:0", "/job:worker/replica:0/task:0"}
