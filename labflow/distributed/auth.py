@@ -22,6 +22,7 @@ _lock = threading.Lock()
 _process_token: str | None = None
 _by_address: dict[str, str] = {}
 _tls_by_address: dict[str, tuple] = {}
+_task_by_address: dict[str, str] = {}
 
 
 def read_token_file(path: str) -> str:
@@ -59,19 +60,27 @@ def default_token() -> str:
     return process_token()
 
 
-def register(address: str, token: str, tls: tuple | None = None) -> None:
+def register(address: str, token: str, tls: tuple | None = None, task: str | None = None) -> None:
     """Makes clients in this process use `token` (and `tls` = (ca, key, cert)) for `address`
-    (what LocalCluster and Server do)."""
+    (what LocalCluster and Server do); `task` names it in errors ("/job:worker/replica:0/task:1")."""
     with _lock:
         _by_address[_norm(address)] = token
         if tls is not None:
             _tls_by_address[_norm(address)] = tls
+        if task is not None:
+            _task_by_address[_norm(address)] = task
+
+
+def task_for(address: str) -> str | None:
+    """The task name registered for `address` in this process, if any."""
+    return _task_by_address.get(_norm(address))
 
 
 def unregister(address: str) -> None:
     with _lock:
         _by_address.pop(_norm(address), None)
         _tls_by_address.pop(_norm(address), None)
+        _task_by_address.pop(_norm(address), None)
 
 
 def tls_for(address: str) -> tuple | None:

@@ -121,8 +121,10 @@ class MasterClient(_Client):
     """The master service of the task a client session connects to."""
 
     def __init__(self, address: str, **kw: Any):
-        super().__init__(address, MASTER_SERVICE, MASTER_METHODS, f"Master at {address.removeprefix('grpc://')}",
-                         **kw)
+        addr = address.removeprefix("grpc://")
+        task = auth.task_for(addr)
+        super().__init__(address, MASTER_SERVICE, MASTER_METHODS,
+                         f"Master of task {task} ({addr})" if task else f"Master at {addr}", **kw)
 
     def __getattr__(self, name: str) -> Callable:
         if name not in MASTER_METHODS:

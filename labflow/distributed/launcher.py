@@ -486,7 +486,7 @@ class LocalCluster:
             t.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                       env=env, cwd=self._st.tmpdir, start_new_session=True, close_fds=True)
         t.state, t.returncode = "starting", None
-        auth.register(t.address, self._token)
+        auth.register(t.address, self._token, task=f"/job:{t.job}/replica:0/task:{t.index}")
         self._st.registered.add(f"127.0.0.1:{t.port}")
 
     def _wait_ready(self, tasks: list[TaskInfo]) -> None:

@@ -142,7 +142,7 @@ class Server:
                                               f"{self._host}:{self._port}")
             self._channels._addresses.update(_task_addresses(self._cluster))
             self.master = Master(self.worker, self._cluster, self._channels)
-            auth.register(f"{bind_host}:{self._port}", self._token, self._client_tls())
+            auth.register(f"{bind_host}:{self._port}", self._token, self._client_tls(), task=self.worker.task_name)
             self._stopped.clear()
             _live.add(self)
         _log.info("Started server for %s on %s", self.worker.task_name, self.target)

@@ -236,7 +236,7 @@ def test_sigkilled_master_task_cancels_its_steps_on_the_ps(cluster):
               f"blocked step {hung_latency * 1e3:.0f} ms")
         for e in (trainer.error, waiter.error):
             assert isinstance(e, errors.UnavailableError), repr(e)
-            assert address in str(e)
+            assert address in str(e) and W1 in str(e)  # the launcher registered which task that address is
         assert latency < DETECT_S and hung_latency < DETECT_S
         _assert_no_live_steps(cluster, [PS, W0])
 
