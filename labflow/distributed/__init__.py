@@ -1,6 +1,6 @@
 """The distributed runtime: cluster specs and `TF_CONFIG`, servers, master and worker services, the launcher.
 
-Nothing here imports gRPC; the transport lives in `distributed/grpc_*.py`. `import labflow` does not import
+Nothing here imports gRPC; the transport lives in `distributed/grpc_transport.py`. `import labflow` does not import
 this package.
 """
 

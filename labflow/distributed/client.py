@@ -44,7 +44,7 @@ class RemoteSession:
         if master is None:
             from labflow.distributed import require_grpc
             require_grpc(f"tf.Session({target!r})")
-            from labflow.distributed.grpc_client import MasterClient
+            from labflow.distributed.grpc_transport import MasterClient
             master = MasterClient(self.address)
         self.master = master
         self.graph = graph
@@ -138,7 +138,7 @@ def _user_value(v: Any) -> Any:
 
 def reset(target: str, containers: list[str] | None = None, config: Any = None) -> None:
     """`tf.Session.reset`: clears the named resource containers (all when None) on every task."""
-    from labflow.distributed.grpc_client import MasterClient
+    from labflow.distributed.grpc_transport import MasterClient
     client = MasterClient(parse_target(target))
     try:
         client.Reset(wpb.ResetRequest(container=list(containers or [])), CREATE_TIMEOUT_S)

@@ -342,7 +342,7 @@ class LocalCluster:
         """Polls every task: is its process alive, does it answer GetStatus? One dict per task with job,
         index, address, pid, state, returncode, alive, answers, and (when it answers) live_steps,
         registered_graphs, incarnation and devices; `error` when it did not answer."""
-        from labflow.distributed.grpc_client import WorkerClient
+        from labflow.distributed.grpc_transport import WorkerClient
         from labflow.distributed.protos import worker_pb2
         out = []
         for t in self.tasks:
@@ -491,7 +491,7 @@ class LocalCluster:
 
     def _wait_ready(self, tasks: list[TaskInfo]) -> None:
         """Waits until every task printed its ready line and answers GetStatus with the token."""
-        from labflow.distributed.grpc_client import WorkerClient
+        from labflow.distributed.grpc_transport import WorkerClient
         from labflow.distributed.protos import worker_pb2
         deadline = time.monotonic() + self.start_timeout
         pending = list(tasks)

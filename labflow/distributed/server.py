@@ -124,16 +124,15 @@ class Server:
                 return
             from labflow.distributed import require_grpc
             require_grpc("tf.train.Server")
-            from labflow.distributed import grpc_client, grpc_server
+            from labflow.distributed import grpc_transport
             from labflow.distributed.master import Master
             from labflow.distributed.worker import Worker
             bind_host = "127.0.0.1" if self._host in ("localhost", "ip6-localhost") else self._host
-            self._channels = grpc_client.ChannelCache({}, self._token, self._client_tls())
+            self._channels = grpc_transport.ChannelCache({}, self._token, self._client_tls())
             self.worker = Worker(self.job_name, self.task_index, self.config, self._channels, self._allowed_ops)
-            tls = (self._tls[0], self._tls[1], self._tls[2]) if self._tls else None
             try:
-                self._grpc, self._port = grpc_server.start_server(
-                    f"{bind_host}:{self._requested_port}", _MasterProxy(self), self.worker, self._token, tls=tls)
+                self._grpc, self._port = grpc_transport.start_server(
+                    f"{bind_host}:{self._requested_port}", _MasterProxy(self), self.worker, self._token, tls=self._tls)
             except BaseException:
                 self.worker.close()
                 raise

@@ -8,6 +8,7 @@ import numpy as np
 
 from labflow import dtypes as _dt
 from labflow import errors
+from labflow.backend import to_numpy
 from labflow.distributed import tensor_coding
 from labflow.distributed.protos import worker_pb2
 
@@ -15,13 +16,6 @@ from labflow.distributed.protos import worker_pb2
 # workers stream through RecvTensor in chunks instead. Both limits are set on purpose, not defaulted.
 MAX_MESSAGE_BYTES = 1 << 30
 CHUNK_BYTES = 1 << 20
-
-
-def to_numpy(value: Any) -> Any:
-    if type(value).__module__.startswith("cupy"):
-        from labflow.backend import to_numpy as _host
-        return _host(value)
-    return value
 
 
 def fill_wire(msg: Any, value: Any, *, with_content: bool = True, checksum: bool = False) -> memoryview:
@@ -95,10 +89,6 @@ def error_from_status(status: Any, graph: Any = None) -> errors.OpError:
     err.node_name = status.node_name
     err.task = status.task
     return err
-
-
-def status_message(code: int, message: str, task: str = "") -> Any:
-    return worker_pb2.Status(code=code, message=message, task=task)
 
 
 # RecvTensor chunks are RecvTensorResponse messages framed by hand: the payload slice is written once

@@ -213,28 +213,9 @@ class Worker:
         traces: list | None = [[] for _ in reg.compiled] if traced else None
         origin = tracing.clock_origin() if traced else None
         st = executor.Step(rdv, request.step_id, None, traces)
-        failures: list[BaseException] = []
-
-        def run_one(cp):
-            try:
-                cp.fn(feeds, out, st)
-            except Exception as e:  # noqa: BLE001 - the first error wins; siblings are cancelled
-                err = executor.translate_error(e, cp)
-                if isinstance(err, errors.OpError) and not getattr(err, "node_name", None):
-                    node = cp.node_for_traceback(e.__traceback__)
-                    err.node_name = node.name if node is not None else ""
-                failures.append(err)
-                rdv.abort(errors.CancelledError(None, None, f"Step cancelled: a partition on {cp.device.name} "
-                                                f"failed: {getattr(err, 'message', err)}"))
-
-        if len(reg.compiled) == 1:
-            run_one(reg.compiled[0])
-        else:
-            futs = [self._pool.submit(run_one, cp) for cp in reg.compiled]
-            concurrent.futures.wait(futs)
-        if failures:
-            real = [f for f in failures if not isinstance(f, errors.CancelledError)]
-            wire.set_status(resp.status, (real or failures)[0], self.task_name)
+        err = executor.run_partitions(reg.compiled, feeds, out, st, self._pool)
+        if err is not None:
+            wire.set_status(resp.status, err, self.task_name)
             self._finish_later(request.step_id, f"failed: {resp.status.message}")
             return resp
         with rdv._cond:

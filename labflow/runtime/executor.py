@@ -11,6 +11,7 @@ so errors name the op without any bookkeeping on the hot path.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import sys
 from typing import Any
@@ -294,8 +295,46 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
 
 
 def translate_error(exc: BaseException, compiled: CompiledPartition) -> BaseException:
-    """Turns any failure inside a plan into an `OpError` naming the node, its type and device."""
+    """Turns any failure inside a plan into an `OpError` naming the node, its type and device.
+
+    The error also carries `node_name`, which is how a remote task names the failing node to the client.
+    """
     node = compiled.node_for_traceback(sys.exc_info()[2] if exc is sys.exc_info()[1] else exc.__traceback__)
+    err = _translate(exc, node)
+    if node is not None and isinstance(err, errors.OpError) and not getattr(err, "node_name", None):
+        err.node_name = node.name
+    return err
+
+
+def run_partitions(partitions: list[CompiledPartition], feeds: list, out: list, step: Step, pool: Any
+                   ) -> BaseException | None:
+    """Runs a step's partitions concurrently (a lone one on the calling thread) and returns its error.
+
+    The first failure aborts the step's rendezvous, so sibling partitions waiting in a Recv or a blocking
+    kernel end with CancelledError instead of hanging; the error returned is the real one, not those.
+    """
+    failures: list[BaseException] = []
+
+    def run_one(cp: CompiledPartition) -> None:
+        try:
+            cp.fn(feeds, out, step)
+        except Exception as e:  # noqa: BLE001 - the first error wins; siblings are cancelled
+            err = translate_error(e, cp)
+            failures.append(err)
+            step.rendezvous.abort(errors.CancelledError(None, None, f"Step cancelled: a partition on "
+                                                        f"{cp.device.name} failed: {getattr(err, 'message', err)}"))
+
+    if len(partitions) == 1:
+        run_one(partitions[0])
+    else:
+        concurrent.futures.wait([pool.submit(run_one, cp) for cp in partitions])
+    if not failures:
+        return None
+    real = [f for f in failures if not isinstance(f, errors.CancelledError)]
+    return (real or failures)[0]
+
+
+def _translate(exc: BaseException, node: PNode | None) -> BaseException:
     if node is None:
         return exc
     where = f"[[node {node.name} (op: {node.type}) on {node.device.name}]]"

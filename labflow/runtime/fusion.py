@@ -48,7 +48,7 @@ def fuse(part: Partition) -> int:
             for user in consumers.get(id(n), []):
                 if user.type in _SHAPE_ONLY:
                     user.inputs = [(last, 0) if src is n else (src, k) for src, k in user.inputs]
-        attrs = {k: v for k, v in conv.attrs.items()}
+        attrs = dict(conv.attrs)
         attrs["fused_ops"] = ops
         last.type, last.opdef, last.attrs = "_FusedConv2D", fused_opdef, attrs
         last.inputs = [conv.inputs[0], conv.inputs[1], bias]

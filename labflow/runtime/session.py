@@ -236,24 +236,11 @@ class BaseSession:
                     # never wait behind them for one.
                     self._pool = concurrent.futures.ThreadPoolExecutor(
                         max_workers=256, thread_name_prefix="labflow-exec")
-        failures: list[BaseException] = []
-
-        def run_one(cp):
-            try:
-                cp.fn(feed_values, out, st)
-            except Exception as e:  # noqa: BLE001 - first error wins; siblings are cancelled
-                err = executor.translate_error(e, cp)
-                failures.append(err)
-                rdv.abort(errors.CancelledError(None, None, f"Step cancelled: a partition on "
-                                                f"{cp.device.name} failed: {err}"))
-
-        futs = [self._pool.submit(run_one, cp) for cp in step.partitions]
-        concurrent.futures.wait(futs)
+        err = executor.run_partitions(step.partitions, feed_values, out, st, self._pool)
         self._live_steps.discard(rdv)
         self._last_transfer = {"bytes": rdv.bytes_sent, "tensors": rdv.tensors_sent}
-        if failures:
-            real = [f for f in failures if not isinstance(f, errors.CancelledError)]
-            raise (real or failures)[0]
+        if err is not None:
+            raise err
 
     @staticmethod
     def reset(target: str, containers: list[str] | None = None, config: Any = None) -> None:

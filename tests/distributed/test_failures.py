@@ -27,7 +27,7 @@ import pytest
 import labflow as tf
 from labflow import errors
 from labflow.distributed import worker as worker_mod
-from labflow.distributed.grpc_client import WorkerClient
+from labflow.distributed.grpc_transport import WorkerClient
 from labflow.distributed.launcher import LocalCluster
 from labflow.distributed.protos import worker_pb2
 

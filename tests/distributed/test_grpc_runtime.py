@@ -106,7 +106,7 @@ def test_session_reset_clears_variables(servers):
 
 
 def test_call_without_the_token_is_refused(servers, caplog):
-    from labflow.distributed.grpc_client import WorkerClient
+    from labflow.distributed.grpc_transport import WorkerClient
     from labflow.distributed.protos import worker_pb2
     addr = servers[0].target.removeprefix("grpc://")
     bad = WorkerClient(addr, "ps0", token="not-the-token")
@@ -269,7 +269,7 @@ def test_tls_cluster_serves_tls_clients_and_refuses_plaintext(tmp_path, monkeypa
             sess.run(v.initializer)
             assert sess.run(y) == 6.0
         from labflow.distributed import auth
-        from labflow.distributed.grpc_client import WorkerClient
+        from labflow.distributed.grpc_transport import WorkerClient
         from labflow.distributed.protos import worker_pb2
         plain = WorkerClient(f"127.0.0.1:{ports[0]}", "ps0", token=auth.token_for(f"127.0.0.1:{ports[0]}"),
                              tls=None, channel=grpc.insecure_channel(f"127.0.0.1:{ports[0]}"))

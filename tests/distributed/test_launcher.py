@@ -19,7 +19,7 @@ import pytest
 import labflow as tf
 from labflow import errors
 from labflow.distributed import launcher
-from labflow.distributed.grpc_client import MasterClient, WorkerClient
+from labflow.distributed.grpc_transport import MasterClient, WorkerClient
 from labflow.distributed.launcher import LocalCluster
 from labflow.distributed.protos import worker_pb2
 
