@@ -178,6 +178,7 @@ def test_local_server_and_stop_frees_the_port():
     server.stop()
     server.stop()  # idempotent
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: TIME_WAIT does not count
         s.bind(("127.0.0.1", port))  # free again
     assert "stopped" in repr(server)
 

@@ -48,6 +48,7 @@ def test_server_from_tf_config_serves_until_sigterm(tmp_path, monkeypatch):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: TIME_WAIT does not count
             s.bind(("127.0.0.1", port))  # the port is free again
     finally:
         if proc.poll() is None:
