@@ -89,6 +89,7 @@ class OpDef:
         self.host_op = False
         self.host_outputs = False
         self.session_constant = False
+        self.blas = False
 
     # -- decorators -------------------------------------------------------------------------------
     def grad(self, fn: Callable) -> Callable:
@@ -154,7 +155,8 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
        needs_ctx: bool = False, ref_inputs: Sequence[int] = (), devices: Sequence[str] = ("CPU", "GPU"),
        not_differentiable: bool = False, output_names: Sequence[str] | None = None,
        needs_step: bool = False, xp_fn: str | None = None, host_inputs: Sequence[int] = (),
-       host_op: bool = False, host_outputs: bool = False, session_constant: bool = False) -> Callable:
+       host_op: bool = False, host_outputs: bool = False, session_constant: bool = False,
+       blas: bool = False) -> Callable:
     """Declares an op type; decorates its generic kernel `fn(xp, *inputs, **attrs)`.
 
     `needs_step`: the kernel also takes `step=` (the running step: rendezvous, cancellation, tracing).
@@ -166,6 +168,8 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
     `session_constant`: the kernel takes no inputs and its result depends only on attrs and the
         session's resources (e.g. VariableV2 returns the variable's storage object): the executor
         calls it once when compiling the plan and binds the result.
+    `blas`: the CPU kernel runs GEMMs, split over labflow's intra-op threads (backend/threads.py): a
+        step that runs it keeps BLAS itself to one thread.
 
     Returns a decorator that registers an `OpDef` and returns it (so `.grad` and `.kernel` chain).
     Raises RegistrationError naming the earlier file:line on a duplicate name.
@@ -185,6 +189,7 @@ def op(name: str, *, inputs: Sequence[str] = (), attrs: dict | None = None, type
         d.host_op = host_op
         d.host_outputs = host_outputs or host_op
         d.session_constant = session_constant
+        d.blas = blas
         _REGISTRY[name] = d
         return d
 

@@ -5,6 +5,9 @@ conv_ops.py after the shape functions checked the geometry. No Python loop runs 
 items one at a time: loops are over batch *chunks* (so the lowered matrix stays in cache; BLAS runs
 about twice as fast on a 3 MB lowered block as on a 30 MB one) and, in col2im, over the KH*KW kernel
 offsets. The GEMM is the bound: the copies are ~15% of a conv's time on the Deep MNIST shapes.
+On the CPU the batch is split over labflow's intra-op threads (backend/threads.py), each part
+lowering and multiplying its own chunks with single-threaded BLAS, so the copies run on every core
+too; a batch too small to split has its GEMMs split instead.
 
 The lowered ("im2col") matrix comes in two layouts, picked by which copy has longer contiguous runs:
   rows: [M, KH*KW*C] with M = n*OH*OW; each row copies KH runs of KW*C contiguous values (when the
@@ -24,12 +27,16 @@ from typing import Any
 
 import numpy as np
 
+from labflow.backend import threads
+
 # Bytes of lowered matrix per chunk (CPU). Measured on the Deep MNIST shapes (benchmarks/conv_micro.py):
 # 2-4 MB blocks run the GEMM at ~2x the speed of one 30 MB block; much smaller blocks lose to per-call cost.
 CHUNK_BYTES = 3 << 20
 # Input channels from which a stride-1 input gradient runs as a transposed convolution (see
 # conv2d_backprop_input); measured: 5x5, C=32, F=64 is ~2x faster than col2im, C=1, F=32 ~6x slower.
 TCONV_MIN_CHANNELS = 8
+# Least lowered bytes one thread's share of a batch split gets (smaller work runs unsplit).
+SPLIT_MIN_BYTES = 256 << 10
 # Below this many output rows per GEMM a chunk is grown regardless of CHUNK_BYTES (BLAS needs some M).
 MIN_ROWS = 256
 
@@ -163,16 +170,38 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epi
         return out.astype(dtype, copy=False)
     wm = w.reshape(k, f)
     if kh == kw == 1 and strides == (1, 1) and not (pt or pb or pl or pr):
-        xp.matmul(x.reshape(-1, c), wm, out=out.reshape(-1, f))  # 1x1 conv: the input is the lowered matrix
+        # 1x1 conv: the input is the lowered matrix.
+        _gemm(xp, x.reshape(-1, c), wm, out.reshape(-1, f))
         if epilogue is not None:
             epilogue(out.reshape(-1, f))
         return out.astype(dtype, copy=False)
-    for n0, b, a in _lowered_chunks(xp, x, oh, ow, kh, kw, strides, dil, pads):
-        block = out[n0:n0 + b].reshape(b * oh * ow, f)
-        xp.matmul(a, wm, out=block)
-        if epilogue is not None:
-            epilogue(block)
+
+    def part(lo: int, hi: int) -> None:
+        for n0, b, a in _lowered_chunks(xp, x[lo:hi], oh, ow, kh, kw, strides, dil, pads):
+            block = out[lo + n0:lo + n0 + b].reshape(b * oh * ow, f)
+            _gemm(xp, a, wm, block)
+            if epilogue is not None:
+                epilogue(block)
+
+    batch_parts(xp, n, oh * ow * k * x.itemsize, part)
     return out.astype(dtype, copy=False)
+
+
+def _gemm(xp: Any, a: Any, b: Any, out: Any) -> None:
+    # On the CPU a big GEMM outside a batch split is itself split over the intra-op threads.
+    if xp is np:
+        threads.gemm(a, b, out)
+    else:
+        xp.matmul(a, b, out=out)
+
+
+def batch_parts(xp: Any, n: int, item_bytes: int, part: Any) -> None:
+    """part(lo, hi) over batch ranges: on the CPU one balanced range per intra-op thread, each with at
+    least SPLIT_MIN_BYTES of work (`item_bytes` per batch item), so small batches are not split."""
+    if xp is np and n >= 2:
+        threads.parallel_for(n, part, -(-SPLIT_MIN_BYTES // max(item_bytes, 1)))
+    else:
+        part(0, n)
 
 
 def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tuple, dil: tuple,
@@ -188,16 +217,26 @@ def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tup
         return xp.zeros(fshape, dtype=dtype)
     # Accumulated as [F, K] = dy^T @ lowered: measured faster than lowered^T @ dy (the long M
     # dimension is the reduction either way; this orientation packs the small dy^T panel once).
-    acc = xp.empty((f, k), dtype=x.dtype)
-    part = None
-    for n0, b, a in _lowered_chunks(xp, x, oh, ow, kh, kw, strides, dil, pads):
-        g = dy[n0:n0 + b].reshape(b * oh * ow, f).T
-        if n0 == 0:
-            xp.matmul(g, a, out=acc)
-        else:
-            part = xp.empty((f, k), dtype=x.dtype) if part is None else part
-            xp.matmul(g, a, out=part)
-            acc += part
+    ranges = threads.split(n, -(-SPLIT_MIN_BYTES // (oh * ow * k * x.itemsize))) if xp is np else [(0, n)]
+    accs: list = [None] * len(ranges)
+
+    def part(i: int, lo: int, hi: int) -> None:
+        acc = xp.empty((f, k), dtype=x.dtype)
+        tmp = None
+        for n0, b, a in _lowered_chunks(xp, x[lo:hi], oh, ow, kh, kw, strides, dil, pads):
+            g = dy[lo + n0:lo + n0 + b].reshape(b * oh * ow, f).T
+            if n0 == 0:
+                _gemm(xp, g, a, acc)
+            else:
+                tmp = xp.empty((f, k), dtype=x.dtype) if tmp is None else tmp
+                _gemm(xp, g, a, tmp)
+                acc += tmp
+        accs[i] = acc
+
+    threads.run([lambda i=i, lo=lo, hi=hi: part(i, lo, hi) for i, (lo, hi) in enumerate(ranges)])
+    acc = accs[0]
+    for other in accs[1:]:
+        acc += other
     return xp.ascontiguousarray(acc.T).reshape(fshape).astype(dtype, copy=False)
 
 
@@ -239,18 +278,21 @@ def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tup
     dxp = xp.zeros((n, hp, wp, c), dtype=dy.dtype)
     wmt = w.reshape(k, f).T
     nb = _chunk(xp, n, oh * ow, k * dy.itemsize)
-    buf = xp.empty(nb * oh * ow * k, dtype=dy.dtype)
-    for n0 in range(0, n, nb):
-        b = min(nb, n - n0)
-        m = b * oh * ow
-        lo = buf[:m * k].reshape(m, k)
-        xp.matmul(dy[n0:n0 + b].reshape(m, f), wmt, out=lo)
-        lo = lo.reshape(b, oh, ow, kh, kw, c)
-        d = dxp[n0:n0 + b]
-        for i in range(kh):
-            r0 = i * dil[0]
-            for j in range(kw):
-                c0 = j * dil[1]
-                d[:, r0:r0 + (oh - 1) * sh + 1:sh, c0:c0 + (ow - 1) * sw + 1:sw] += lo[:, :, :, i, j]
-    return xp.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + wd])
 
+    def part(lo: int, hi: int) -> None:
+        buf = xp.empty(min(nb, hi - lo) * oh * ow * k, dtype=dy.dtype)
+        for n0 in range(lo, hi, nb):
+            b = min(nb, hi - n0)
+            m = b * oh * ow
+            lo_ = buf[:m * k].reshape(m, k)
+            _gemm(xp, dy[n0:n0 + b].reshape(m, f), wmt, lo_)
+            lo_ = lo_.reshape(b, oh, ow, kh, kw, c)
+            d = dxp[n0:n0 + b]
+            for i in range(kh):
+                r0 = i * dil[0]
+                for j in range(kw):
+                    c0 = j * dil[1]
+                    d[:, r0:r0 + (oh - 1) * sh + 1:sh, c0:c0 + (ow - 1) * sw + 1:sw] += lo_[:, :, :, i, j]
+
+    batch_parts(xp, n, oh * ow * k * dy.itemsize, part)
+    return xp.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + wd])

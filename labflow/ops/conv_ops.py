@@ -180,7 +180,7 @@ def _conv2d_shape(ins, attrs):
 
 
 @op("Conv2D", inputs=("input", "filter"), attrs=_OP_ATTRS, types=FLOAT_TYPES,
-    shape=_conv2d_shape)
+    shape=_conv2d_shape, blas=True)
 def conv2d_kernel(xp, input, filter, *, strides, padding, explicit_paddings, data_format, dilations):
     x = kernel_in(xp, input, data_format)
     if x.shape[3] != filter.shape[2]:
@@ -205,7 +205,7 @@ def _fused_conv2d_shape(ins, attrs):
 
 
 @op("_FusedConv2D", inputs=("input", "filter", "bias"), attrs=dict(_OP_ATTRS, fused_ops=REQUIRED),
-    types=FLOAT_TYPES, shape=_fused_conv2d_shape, not_differentiable=True)
+    types=FLOAT_TYPES, shape=_fused_conv2d_shape, not_differentiable=True, blas=True)
 def fused_conv2d_kernel(xp, input, filter, bias, *, strides, padding, explicit_paddings, data_format, dilations,
                         fused_ops):
     # TF's grappler remapper makes the same node; labflow's runtime/fusion.py does (after gradients exist,
@@ -276,7 +276,7 @@ def _backprop_input_shape(ins, attrs):
 
 
 @op("Conv2DBackpropInput", inputs=("input_sizes", "filter", "out_backprop"), attrs=_OP_ATTRS,
-    types=FLOAT_TYPES, type_inputs=("filter", "out_backprop"), shape=_backprop_input_shape, host_inputs=(0,))
+    types=FLOAT_TYPES, type_inputs=("filter", "out_backprop"), shape=_backprop_input_shape, host_inputs=(0,), blas=True)
 def conv2d_backprop_input_kernel(xp, input_sizes, filter, out_backprop, *, strides, padding,
                                  explicit_paddings, data_format, dilations):
     xs = to_nhwc(tuple(int(v) for v in input_sizes), data_format)
@@ -304,7 +304,7 @@ def _backprop_filter_shape(ins, attrs):
 
 
 @op("Conv2DBackpropFilter", inputs=("input", "filter_sizes", "out_backprop"), attrs=_OP_ATTRS,
-    types=FLOAT_TYPES, type_inputs=("input", "out_backprop"), shape=_backprop_filter_shape, host_inputs=(1,))
+    types=FLOAT_TYPES, type_inputs=("input", "out_backprop"), shape=_backprop_filter_shape, host_inputs=(1,), blas=True)
 def conv2d_backprop_filter_kernel(xp, input, filter_sizes, out_backprop, *, strides, padding,
                                   explicit_paddings, data_format, dilations):
     fs = tuple(int(v) for v in filter_sizes)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labflow.ops.conv_kernels import pad_hw, upcast
+from labflow.ops.conv_kernels import batch_parts, pad_hw, upcast
 
 # Bytes of row-reduced intermediate per chunk (CPU): small enough to stay in L2.
 POOL_CHUNK_BYTES = 1 << 20
@@ -56,11 +56,17 @@ def _pool(xp: Any, xpad: Any, fn: Any, ksize: tuple, strides: tuple, oh: int, ow
     n, _, wp, c = xpad.shape
     out = xp.empty((n, oh, ow, c), dtype=dtype)
     rows, cols = _steps(ksize[0], strides[0], oh), _steps(ksize[1], strides[1], ow)
-    nb = _chunk(xp, n, oh * wp * c * xpad.itemsize)
-    for n0 in range(0, n, nb):
-        xs = xpad[n0:n0 + nb]
-        t = _reduce(xp, fn, [xs[:, r] for r in rows]) if len(rows) > 1 else xs[:, rows[0]]
-        _reduce(xp, fn, [t[:, :, cs] for cs in cols], out=out[n0:n0 + nb])
+    item = oh * wp * c * xpad.itemsize
+    nb = _chunk(xp, n, item)
+
+    def part(lo: int, hi: int) -> None:
+        for n0 in range(lo, hi, nb):
+            n1 = min(n0 + nb, hi)
+            xs = xpad[n0:n1]
+            t = _reduce(xp, fn, [xs[:, r] for r in rows]) if len(rows) > 1 else xs[:, rows[0]]
+            _reduce(xp, fn, [t[:, :, cs] for cs in cols], out=out[n0:n1])
+
+    batch_parts(xp, n, item, part)
     return out
 
 
@@ -181,14 +187,20 @@ def max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple,
         dxp = xp.empty((n, hp, wp, c), dtype=g.dtype) if exact else xp.zeros((n, hp, wp, c), dtype=g.dtype)
         full = dxp if exact else xp.empty((n, oh * kh, ow * kw, c), dtype=g.dtype)
         out6 = full.reshape(n, oh, kh, ow, kw, c)
-        nb = _chunk(xp, n, oh * kh * ow * kw * c)
-        for n0 in range(0, n, nb):
-            e = _first_max_tiled(xp, xpad[n0:n0 + nb], y[n0:n0 + nb], ksize)
-            gb = g[n0:n0 + nb, :, None, :, None, :]
-            if finite:
-                xp.multiply(e, gb, out=out6[n0:n0 + nb])
-            else:
-                out6[n0:n0 + nb] = xp.where(e, gb, zero)
+        item = oh * kh * ow * kw * c
+        nb = _chunk(xp, n, item)
+
+        def part(lo: int, hi: int) -> None:
+            for n0 in range(lo, hi, nb):
+                n1 = min(n0 + nb, hi)
+                e = _first_max_tiled(xp, xpad[n0:n1], y[n0:n1], ksize)
+                gb = g[n0:n1, :, None, :, None, :]
+                if finite:
+                    xp.multiply(e, gb, out=out6[n0:n1])
+                else:
+                    out6[n0:n1] = xp.where(e, gb, zero)
+
+        batch_parts(xp, n, item * g.itemsize, part)
         if not exact:
             dxp[:, :oh * kh, :ow * kw] = out6.reshape(n, oh * kh, ow * kw, c)
     else:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from labflow import errors
+from labflow.backend import threads
 from labflow.runtime.devices import Device, deref
 from labflow.runtime.partition import FEED, FETCH, Partition, PNode
 
@@ -194,6 +195,9 @@ def compile_partition(part: Partition, traced: bool = False, index: int = 0) -> 
     head = "with _np.errstate(all='ignore'), _devctx:" if gpu else "with _np.errstate(all='ignore'):"
     if gpu:
         g["_devctx"] = dev.xp.cuda.Device(dev.index)
+    elif any(n.opdef is not None and n.opdef.blas for n in nodes):
+        g["_blas"] = threads.StepTuner()
+        head = head[:-1] + ", _blas:"
     if traced:
         import time
         g["_now"] = time.perf_counter

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from labflow import errors
+from labflow.backend import threads
 from labflow.framework.graph import get_default_graph
 from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Tensor
@@ -51,6 +52,8 @@ class BaseSession:
             self._devices = []
         else:
             self._devices = make_local_devices(self._config.device_count, gpu_options=self._config.gpu_options)
+            # TF's global intra-op pool: shared by the process's sessions, the last nonzero setting wins.
+            threads.configure(int(self._config.intra_op_parallelism_threads or 0))
         self._cache: dict = {}
         self._closed = False
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from labflow import dtypes as _dt
+from labflow.backend import threads
 from labflow.framework.registry import op
 from labflow.framework.shapes import shape_str
 from labflow.framework.tensor import Tensor
@@ -179,13 +180,18 @@ def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2,
             and v_.flags.c_contiguous:
         # ~10 passes over var/m/v/grad: walking them in cache-sized chunks keeps every pass in L2
         # (1.8x faster on the CNN's 3.2M-parameter layer); the arithmetic per element is unchanged.
+        # The chunks are also split over the intra-op threads (each part with its own scratch).
         g = np.ascontiguousarray(grad).reshape(-1)
         wf, mf, vf = w.reshape(-1), m_.reshape(-1), v_.reshape(-1)
-        t1, t2 = np.empty(_ADAM_CHUNK, w.dtype), np.empty(_ADAM_CHUNK, w.dtype)
-        for s in range(0, wf.size, _ADAM_CHUNK):
-            e = min(wf.size, s + _ADAM_CHUNK)
-            _adam_block(xp, wf[s:e], mf[s:e], vf[s:e], g[s:e], t1[:e - s], t2[:e - s], alpha, beta1, beta2,
-                        epsilon, use_nesterov)
+
+        def part(lo: int, hi: int) -> None:
+            t1, t2 = np.empty(_ADAM_CHUNK, w.dtype), np.empty(_ADAM_CHUNK, w.dtype)
+            for s in range(lo, hi, _ADAM_CHUNK):
+                e = min(hi, s + _ADAM_CHUNK)
+                _adam_block(xp, wf[s:e], mf[s:e], vf[s:e], g[s:e], t1[:e - s], t2[:e - s], alpha, beta1,
+                            beta2, epsilon, use_nesterov)
+
+        threads.parallel_for(wf.size, part, 4 * _ADAM_CHUNK)
         return var
     _adam_block(xp, w, m_, v_, grad, xp.empty_like(w), xp.empty_like(w), alpha, beta1, beta2, epsilon,
                 use_nesterov)

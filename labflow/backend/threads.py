@@ -1,0 +1,311 @@
+"""Intra-op parallelism on the CPU: labflow's own worker threads, and BLAS kept to one thread during steps.
+
+Big CPU kernels (convolutions, large matrix products, pooling, Adam) split their work over
+`num_threads()` threads with `parallel_for`; NumPy and BLAS release the GIL, so the parts run on
+separate cores. This is TF's intra-op thread pool (`ConfigProto.intra_op_parallelism_threads`).
+
+Why labflow owns the threads instead of letting a multi-threaded BLAS split each GEMM: OpenBLAS's
+worker threads spin for ~0.1 s after every GEMM, so between GEMMs the other cores are busy doing
+nothing and every non-BLAS op (im2col copies, pooling, elementwise work, the optimizer) runs on one
+core. Measured on the Deep MNIST conv2 forward (2 cores): 18 ms with OpenBLAS's two threads, 10 ms
+split over two labflow threads each running single-threaded BLAS. So while a step that runs BLAS
+kernels is in flight, BLAS is set to one thread (through threadpoolctl) and restored afterwards:
+NumPy code outside of steps keeps its usual BLAS threading.
+
+When BLAS cannot be controlled (threadpoolctl missing, an unknown BLAS), `num_threads()` is 1 and
+every kernel runs as before on the calling thread, leaving the threading to BLAS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from typing import Any, Callable
+
+log = logging.getLogger("labflow")
+
+# Default cap: beyond this many parts the GIL-held Python between NumPy calls stops paying off.
+_MAX_DEFAULT_THREADS = 8
+
+_lock = threading.Lock()
+_configured: int | None = None  # set by configure(); None: env or the number of usable cores
+_local = threading.local()
+_queue: queue.SimpleQueue | None = None
+_workers: list[threading.Thread] = []
+_blas: Any = None  # threadpoolctl controllers of the BLAS libraries NumPy loaded
+_blas_probed = False
+_blas_depth = 0
+_blas_saved: list[int] = []
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def configure(n: int) -> None:
+    """Sets the intra-op thread count process-wide (`ConfigProto.intra_op_parallelism_threads`).
+
+    0 keeps the default: $LABFLOW_INTRA_OP_THREADS, else the usable cores (at most 8). Like TF's
+    global pool, the setting is shared by every session in the process; the last nonzero one wins.
+    """
+    global _configured
+    if n < 0:
+        raise ValueError(f"intra_op_parallelism_threads must be >= 0, got {n}")
+    if n:
+        _configured = int(n)
+
+
+def num_threads() -> int:
+    """How many threads a kernel may split its work over (1: no splitting)."""
+    if getattr(_local, "split", None) is False:  # this thread runs a plan in BLAS mode (StepTuner)
+        return 1
+    n = _configured
+    if n is None:
+        env = os.environ.get("LABFLOW_INTRA_OP_THREADS", "")
+        n = int(env) if env.strip().isdigit() and int(env) > 0 else min(_cores(), _MAX_DEFAULT_THREADS)
+    if n > 1 and not _blas_controllable():
+        return 1
+    return n
+
+
+def _blas_controllable() -> bool:
+    global _blas, _blas_probed
+    if not _blas_probed:
+        with _lock:
+            if not _blas_probed:
+                try:
+                    from threadpoolctl import ThreadpoolController
+                    ctl = ThreadpoolController().select(user_api="blas")
+                    _blas = list(ctl.lib_controllers) or None
+                except Exception as e:  # noqa: BLE001 - missing or failing threadpoolctl: no splitting
+                    log.debug("labflow: BLAS threads not controllable (%s); kernels run unsplit", e)
+                    _blas = None
+                _blas_probed = True
+    return _blas is not None
+
+
+def step_begin() -> None:
+    """Enter a step that runs BLAS kernels: BLAS goes to one thread until the last such step ends."""
+    global _blas_depth
+    split = num_threads() > 1  # probes BLAS (takes _lock) before the counter below does
+    with _lock:
+        _blas_depth += 1
+        if _blas_depth == 1:
+            _blas_saved[:] = [c.get_num_threads() for c in _blas] if split else []
+            for c in _blas if split else ():
+                c.set_num_threads(1)
+
+
+def step_end() -> None:
+    """Leave a step entered with step_begin (every step_begin is paired with one step_end)."""
+    global _blas_depth
+    with _lock:
+        if _blas_depth == 0:
+            return
+        _blas_depth -= 1
+        if _blas_depth == 0 and _blas_saved:
+            for c, n in zip(_blas, _blas_saved):
+                c.set_num_threads(n)
+            _blas_saved.clear()
+
+
+class _Job:
+    """A list of independent tasks; whichever thread is free claims the next one."""
+
+    __slots__ = ("tasks", "next", "left", "lock", "done", "error")
+
+    def __init__(self, tasks: list):
+        self.tasks = tasks
+        self.next = 0
+        self.left = len(tasks)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        while True:
+            with self.lock:
+                i = self.next
+                if i >= len(self.tasks):
+                    return
+                self.next = i + 1
+            try:
+                self.tasks[i]()
+            except BaseException as e:  # noqa: BLE001 - re-raised on the calling thread
+                if self.error is None:
+                    self.error = e
+            with self.lock:
+                self.left -= 1
+                if self.left == 0:
+                    self.done.set()
+
+
+def _worker(q: queue.SimpleQueue) -> None:
+    _local.inside = True  # a kernel running here never splits again (no nested fan-out)
+    while True:
+        job = q.get()
+        if job is None:
+            return
+        job.work()
+
+
+def _ensure_workers(n: int) -> queue.SimpleQueue:
+    global _queue
+    with _lock:
+        if _queue is None:
+            _queue = queue.SimpleQueue()
+        while len(_workers) < n:
+            t = threading.Thread(target=_worker, args=(_queue,), name=f"labflow-intra-{len(_workers)}",
+                                 daemon=True)
+            t.start()
+            _workers.append(t)
+        return _queue
+
+
+def run(tasks: list[Callable[[], Any]]) -> None:
+    """Runs independent tasks concurrently on the calling thread and the intra-op workers.
+
+    The caller works too and, when the workers are busy (another step, another device), claims the
+    remaining tasks itself, so a call never waits for a free thread. The first exception raised by a
+    task is re-raised here after every task has finished.
+    """
+    t = num_threads()
+    if len(tasks) <= 1 or t <= 1 or getattr(_local, "inside", False):
+        for task in tasks:
+            task()
+        return
+    q = _ensure_workers(t - 1)
+    job = _Job(tasks)
+    for _ in range(min(len(tasks), t) - 1):
+        q.put(job)
+    _local.inside = True
+    try:
+        job.work()
+    finally:
+        _local.inside = False
+    job.done.wait()
+    if job.error is not None:
+        raise job.error
+
+
+def split(n: int, grain: int = 1, parts: int | None = None) -> list[tuple[int, int]]:
+    """Balanced contiguous [lo, hi) ranges covering range(n): one per thread at most, and none shorter
+    than `grain` (so small work is not split at all)."""
+    if n <= 0:
+        return []
+    p = max(1, min(parts or num_threads(), n // max(int(grain), 1)))
+    return [(n * i // p, n * (i + 1) // p) for i in range(p)]
+
+
+def parallel_for(n: int, fn: Callable[[int, int], Any], grain: int = 1) -> None:
+    """Calls fn(lo, hi) over contiguous ranges covering range(n), concurrently (see `split`, `run`)."""
+    ranges = split(n, grain)
+    run([lambda lo=lo, hi=hi: fn(lo, hi) for lo, hi in ranges])
+
+
+def _after_fork() -> None:
+    # A forked child has none of the parent's threads: start over (workers are made on demand).
+    global _queue, _blas_depth, _lock
+    _lock = threading.Lock()
+    _queue = None
+    _workers.clear()
+    _blas_depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+SPLIT, BLAS = "split", "blas"
+# Runs of a plan timed per mode before its mode is fixed: the first run (cold caches, compiling) is
+# not counted; then _TUNE_RUNS runs each of SPLIT and BLAS, the best of each compared.
+_TUNE_RUNS = 2
+
+
+class StepTuner:
+    """Picks, per compiled CPU plan, how its BLAS kernels use the cores, by timing its first runs.
+
+    SPLIT: labflow's kernels split their work over the intra-op threads, BLAS at one thread (best
+    when convolutions, pooling and other non-GEMM work dominate: measured 0.87x on the Deep MNIST
+    training step). BLAS: nothing is split and BLAS threads its GEMMs itself (best for chains of
+    mid-sized GEMMs, whose hand-off to a sleeping labflow thread costs 30-250 us on a VM each:
+    SPLIT measured 1.47x on the MLP step). Like cuDNN's autotuner, the first runs of a plan try both
+    (1 + 2 x _TUNE_RUNS runs) and the faster mode is kept; $LABFLOW_INTRA_OP_MODE=split|blas fixes it.
+    The executor brackets each run of a plan that has BLAS ops with `with tuner:`.
+    """
+
+    __slots__ = ("runs", "times", "mode")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.times: dict[str, list[float]] = {SPLIT: [], BLAS: []}
+        forced = os.environ.get("LABFLOW_INTRA_OP_MODE", "auto").strip().lower()
+        self.mode: str | None = forced if forced in (SPLIT, BLAS) else None
+
+    def _mode_for(self, run: int) -> str:
+        if self.mode is not None:
+            return self.mode
+        return BLAS if _TUNE_RUNS < run <= 2 * _TUNE_RUNS else SPLIT
+
+    def __enter__(self) -> None:
+        import time
+        self.runs += 1
+        run = self.runs - 1  # run 0 is the warm-up
+        mode = self._mode_for(run) if num_threads() > 1 else BLAS
+        stack = getattr(_local, "tune", None)
+        if stack is None:
+            stack = _local.tune = []
+        stack.append((mode, run, time.perf_counter()))
+        _local.split = mode == SPLIT
+        if mode == SPLIT:
+            step_begin()
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        import time
+        mode, run, t0 = _local.tune.pop()
+        if mode == SPLIT:
+            step_end()
+        _local.split = _local.tune[-1][0] == SPLIT if _local.tune else None
+        if self.mode is not None or exc_type is not None or run == 0:
+            return
+        self.times[mode].append(time.perf_counter() - t0)
+        if len(self.times[SPLIT]) >= _TUNE_RUNS and len(self.times[BLAS]) >= _TUNE_RUNS:
+            self.mode = BLAS if min(self.times[BLAS]) < min(self.times[SPLIT]) else SPLIT
+            log.debug("labflow: intra-op mode %s (best split %.2f ms, blas %.2f ms)", self.mode,
+                      min(self.times[SPLIT]) * 1e3, min(self.times[BLAS]) * 1e3)
+
+
+# Below this many multiply-adds a GEMM runs on the calling thread: the hand-off (~20 us) costs more.
+GEMM_SPLIT_MACS = 4 << 20
+# Fewest rows (or columns) of the output one part of a split GEMM gets.
+_GEMM_MIN_SPLIT = 32
+
+
+def gemm(a: Any, b: Any, out: Any = None) -> Any:
+    """a [M,K] @ b [K,N] with NumPy (any strides BLAS takes), split over the intra-op threads when big.
+
+    The output is split by rows when it has enough of them, else by columns; each part is one
+    single-threaded BLAS call on views (no copies). Writes into `out` when given; returns it.
+    """
+    import numpy as np
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None:
+        out = np.empty((m, n), dtype=np.result_type(a, b))
+    t = num_threads()
+    if t <= 1 or m * n * k < GEMM_SPLIT_MACS or out.dtype.kind not in "fc" or getattr(_local, "inside", False):
+        return np.matmul(a, b, out=out)
+    if m >= _GEMM_MIN_SPLIT * 2:
+        ranges = split(m, _GEMM_MIN_SPLIT)
+        run([lambda lo=lo, hi=hi: np.matmul(a[lo:hi], b, out=out[lo:hi]) for lo, hi in ranges])
+    elif n >= _GEMM_MIN_SPLIT * 2:
+        ranges = split(n, _GEMM_MIN_SPLIT)
+        run([lambda lo=lo, hi=hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]) for lo, hi in ranges])
+    else:
+        np.matmul(a, b, out=out)
+    return out

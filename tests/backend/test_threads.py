@@ -1,0 +1,198 @@
+"""labflow's intra-op threads: splitting, BLAS thread control, the per-plan mode tuner, split kernels."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from labflow.backend import threads
+
+needs_blas_control = pytest.mark.skipif(not threads._blas_controllable(),
+                                        reason="threadpoolctl cannot control this NumPy's BLAS")
+
+
+@pytest.fixture
+def two_threads():
+    saved = threads._configured
+    threads.configure(2)
+    yield
+    threads._configured = saved
+
+
+def test_split_is_balanced_and_honours_grain():
+    assert threads.split(10, 1, parts=3) == [(0, 3), (3, 6), (6, 10)]
+    assert threads.split(10, 6, parts=4) == [(0, 10)]  # two parts would be shorter than the grain
+    assert threads.split(12, 6, parts=4) == [(0, 6), (6, 12)]
+    assert threads.split(0, 1, parts=2) == []
+    for n in range(1, 40):
+        r = threads.split(n, 1, parts=3)
+        assert r[0][0] == 0 and r[-1][1] == n and all(a[1] == b[0] for a, b in zip(r, r[1:]))
+        assert max(h - lo for lo, h in r) - min(h - lo for lo, h in r) <= 1
+
+
+def test_configure_rejects_negative():
+    with pytest.raises(ValueError, match="intra_op_parallelism_threads"):
+        threads.configure(-1)
+
+
+@needs_blas_control
+def test_run_uses_two_threads_at_once(two_threads):
+    barrier = threading.Barrier(2, timeout=10)  # each task waits for the other: sequential would time out
+    seen = []
+    threads.run([lambda: seen.append(barrier.wait()), lambda: seen.append(barrier.wait())])
+    assert sorted(seen) == [0, 1]
+
+
+@needs_blas_control
+def test_run_reraises_the_first_error_after_all_tasks_ran(two_threads):
+    done = []
+
+    def bad():
+        raise ValueError("task failed")
+
+    with pytest.raises(ValueError, match="task failed"):
+        threads.run([bad, lambda: done.append(1), lambda: done.append(2)])
+    assert sorted(done) == [1, 2]
+
+
+@needs_blas_control
+def test_nested_run_does_not_fan_out_again(two_threads):
+    inner_threads = []
+
+    def outer():
+        threads.run([lambda: inner_threads.append(threading.get_ident()),
+                     lambda: inner_threads.append(threading.get_ident())])
+
+    threads.run([outer, outer])
+    # Each outer task ran its two inner tasks on its own thread.
+    assert len(inner_threads) == 4 and len(set(inner_threads)) <= 2
+
+
+@needs_blas_control
+def test_caller_does_the_work_when_workers_are_busy(two_threads):
+    release = threading.Event()
+    blocker = threading.Thread(target=lambda: threads.run([release.wait, release.wait]))
+    blocker.start()  # occupies the worker (and its own thread) until released
+    time.sleep(0.2)
+    try:
+        out = []
+        t = threading.Thread(target=lambda: threads.run([lambda: out.append(1), lambda: out.append(2)]))
+        t.start()
+        t.join(5)
+        assert not t.is_alive() and sorted(out) == [1, 2]
+    finally:
+        release.set()
+        blocker.join(5)
+
+
+@needs_blas_control
+@pytest.mark.parametrize("m,k,n,ta,tb", [(300, 200, 100, False, False), (20, 400, 900, False, True),
+                                         (600, 30, 500, True, False), (40, 50, 40, False, False)])
+def test_gemm_split_matches_matmul(two_threads, monkeypatch, m, k, n, ta, tb):
+    monkeypatch.setattr(threads, "GEMM_SPLIT_MACS", 1)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    a, b = (a.T if ta else a), (b.T if tb else b)
+    np.testing.assert_allclose(threads.gemm(a, b), a @ b, rtol=1e-5, atol=1e-4)
+    ai, bi = (a * 10).astype(np.int64), (b * 10).astype(np.int64)
+    np.testing.assert_array_equal(threads.gemm(ai, bi), ai @ bi)  # not BLAS: never split, still right
+
+
+@needs_blas_control
+def test_step_begin_holds_blas_at_one_thread_until_the_last_step_ends(two_threads):
+    ctl = threads._blas[0]
+    before = ctl.get_num_threads()
+    threads.step_begin()
+    threads.step_begin()
+    assert ctl.get_num_threads() == 1
+    threads.step_end()
+    assert ctl.get_num_threads() == 1
+    threads.step_end()
+    assert ctl.get_num_threads() == before
+    threads.step_end()  # unpaired: ignored
+    assert ctl.get_num_threads() == before
+
+
+@needs_blas_control
+def test_tuner_times_both_modes_then_keeps_the_faster(two_threads, monkeypatch):
+    monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
+    tuner = threads.StepTuner()
+    seen = []
+    for _ in range(1 + 2 * threads._TUNE_RUNS + 3):
+        with tuner:
+            split = threads.num_threads() > 1
+            seen.append(split)
+            time.sleep(0.001 if split else 0.02)  # SPLIT is the fast mode here
+    assert seen[:1 + 2 * threads._TUNE_RUNS].count(False) == threads._TUNE_RUNS
+    assert tuner.mode == threads.SPLIT and seen[-3:] == [True] * 3
+    assert threads.num_threads() == 2  # outside a plan nothing is forced
+
+
+@needs_blas_control
+def test_tuner_picks_blas_when_splitting_is_slower(two_threads, monkeypatch):
+    monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
+    tuner = threads.StepTuner()
+    for _ in range(1 + 2 * threads._TUNE_RUNS):
+        with tuner:
+            time.sleep(0.02 if threads.num_threads() > 1 else 0.001)
+    assert tuner.mode == threads.BLAS
+    with tuner:
+        assert threads.num_threads() == 1
+
+
+def test_tuner_mode_can_be_forced(monkeypatch, two_threads):
+    monkeypatch.setenv("LABFLOW_INTRA_OP_MODE", "blas")
+    tuner = threads.StepTuner()
+    with tuner:
+        assert threads.num_threads() == 1
+    assert tuner.mode == threads.BLAS
+
+
+def test_import_labflow_does_not_import_threadpoolctl():
+    code = "import sys, labflow; print('threadpoolctl' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@needs_blas_control
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_split_again(two_threads):
+    threads.run([lambda: None, lambda: None])  # the parent has a live worker now
+    pid = os.fork()
+    if pid == 0:  # child: new workers are made; a hang here fails the parent's wait below
+        try:
+            barrier = threading.Barrier(2, timeout=5)
+            threads.run([barrier.wait, barrier.wait])
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung in threads.run")
+
+
+@needs_blas_control
+def test_session_config_sets_the_intra_op_threads():
+    import labflow as tf
+    saved = threads._configured
+    try:
+        with tf.Session(graph=tf.Graph(), config=tf.ConfigProto(intra_op_parallelism_threads=3)):
+            assert threads.num_threads() == 3
+        with tf.Session(graph=tf.Graph(), config=tf.ConfigProto()):
+            assert threads.num_threads() == 3  # 0 keeps the process-wide setting
+    finally:
+        threads._configured = saved
