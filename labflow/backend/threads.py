@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Any, Callable
 
 log = logging.getLogger("labflow")
@@ -31,10 +32,11 @@ _MAX_DEFAULT_THREADS = 8
 
 _lock = threading.Lock()
 _configured: int | None = None  # set by configure(); None: env or the number of usable cores
+_default: int | None = None  # $LABFLOW_INTRA_OP_THREADS or the usable cores, read once
 _local = threading.local()
 _queue: queue.SimpleQueue | None = None
 _workers: list[threading.Thread] = []
-_blas: Any = None  # threadpoolctl controllers of the BLAS libraries NumPy loaded
+_blas: Any = None  # [(set_num_threads, get_num_threads)] of the BLAS libraries NumPy loaded
 _blas_probed = False
 _blas_depth = 0
 _blas_saved: list[int] = []
@@ -64,13 +66,18 @@ def num_threads() -> int:
     """How many threads a kernel may split its work over (1: no splitting)."""
     if getattr(_local, "split", None) is False:  # this thread runs a plan in BLAS mode (StepTuner)
         return 1
-    n = _configured
-    if n is None:
-        env = os.environ.get("LABFLOW_INTRA_OP_THREADS", "")
-        n = int(env) if env.strip().isdigit() and int(env) > 0 else min(_cores(), _MAX_DEFAULT_THREADS)
+    n = _configured or _default_threads()
     if n > 1 and not _blas_controllable():
         return 1
     return n
+
+
+def _default_threads() -> int:
+    global _default
+    if _default is None:
+        env = os.environ.get("LABFLOW_INTRA_OP_THREADS", "").strip()
+        _default = int(env) if env.isdigit() and int(env) > 0 else min(_cores(), _MAX_DEFAULT_THREADS)
+    return _default
 
 
 def _blas_controllable() -> bool:
@@ -79,14 +86,33 @@ def _blas_controllable() -> bool:
         with _lock:
             if not _blas_probed:
                 try:
-                    from threadpoolctl import ThreadpoolController
-                    ctl = ThreadpoolController().select(user_api="blas")
-                    _blas = list(ctl.lib_controllers) or None
+                    _blas = _blas_controls()
                 except Exception as e:  # noqa: BLE001 - missing or failing threadpoolctl: no splitting
                     log.debug("labflow: BLAS threads not controllable (%s); kernels run unsplit", e)
                     _blas = None
                 _blas_probed = True
     return _blas is not None
+
+
+def _blas_controls() -> list | None:
+    """(set_num_threads, get_num_threads) of each BLAS NumPy loaded, as raw C calls; None if any is not
+    a pthreads OpenBLAS (an OpenMP or MKL pool is per calling thread: one setting cannot hold it).
+
+    threadpoolctl finds the libraries and their symbol names; its own set_num_threads is not used
+    because it ignores calls from any thread but the first that made one, and steps run on many.
+    """
+    import numpy  # noqa: F401 - BLAS is loaded with NumPy's multiarray module
+    from threadpoolctl import ThreadpoolController
+    controls = []
+    for c in ThreadpoolController().select(user_api="blas").lib_controllers:
+        symbol = getattr(c, "_get_symbol", None)
+        if c.internal_api != "openblas" or getattr(c, "threading_layer", "") == "openmp" or symbol is None:
+            return None
+        setter, getter = symbol("openblas_set_num_threads"), symbol("openblas_get_num_threads")
+        if setter is None or getter is None:
+            return None
+        controls.append((setter, getter))
+    return controls or None
 
 
 def step_begin() -> None:
@@ -96,9 +122,9 @@ def step_begin() -> None:
     with _lock:
         _blas_depth += 1
         if _blas_depth == 1:
-            _blas_saved[:] = [c.get_num_threads() for c in _blas] if split else []
-            for c in _blas if split else ():
-                c.set_num_threads(1)
+            _blas_saved[:] = [get() for _, get in _blas] if split else []
+            for set_, _ in _blas if split else ():
+                set_(1)
 
 
 def step_end() -> None:
@@ -109,8 +135,8 @@ def step_end() -> None:
             return
         _blas_depth -= 1
         if _blas_depth == 0 and _blas_saved:
-            for c, n in zip(_blas, _blas_saved):
-                c.set_num_threads(n)
+            for (set_, _), n in zip(_blas, _blas_saved):
+                set_(n)
             _blas_saved.clear()
 
 
@@ -247,31 +273,26 @@ class StepTuner:
         forced = os.environ.get("LABFLOW_INTRA_OP_MODE", "auto").strip().lower()
         self.mode: str | None = forced if forced in (SPLIT, BLAS) else None
 
-    def _mode_for(self, run: int) -> str:
-        if self.mode is not None:
-            return self.mode
-        return BLAS if _TUNE_RUNS < run <= 2 * _TUNE_RUNS else SPLIT
-
     def __enter__(self) -> None:
-        import time
-        self.runs += 1
-        run = self.runs - 1  # run 0 is the warm-up
-        mode = self._mode_for(run) if num_threads() > 1 else BLAS
-        stack = getattr(_local, "tune", None)
-        if stack is None:
-            stack = _local.tune = []
-        stack.append((mode, run, time.perf_counter()))
+        mode, run, t0 = self.mode, -1, 0.0
+        if mode is None:
+            run = self.runs  # run 0 is the warm-up
+            self.runs += 1
+            mode = BLAS if _TUNE_RUNS < run <= 2 * _TUNE_RUNS else SPLIT
+            t0 = time.perf_counter()
+        if mode == SPLIT and num_threads() <= 1:
+            mode = BLAS
+        stack = _local.__dict__.setdefault("tune", [])
+        stack.append((mode, run, t0, getattr(_local, "split", None)))
         _local.split = mode == SPLIT
         if mode == SPLIT:
             step_begin()
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        import time
-        mode, run, t0 = _local.tune.pop()
+        mode, run, t0, _local.split = _local.tune.pop()
         if mode == SPLIT:
             step_end()
-        _local.split = _local.tune[-1][0] == SPLIT if _local.tune else None
-        if self.mode is not None or exc_type is not None or run == 0:
+        if run <= 0 or exc_type is not None or self.mode is not None:
             return
         self.times[mode].append(time.perf_counter() - t0)
         if len(self.times[SPLIT]) >= _TUNE_RUNS and len(self.times[BLAS]) >= _TUNE_RUNS:
