@@ -475,7 +475,7 @@ class LocalCluster:
         gpus = self.gpus_per_worker if t.job == "worker" else 0
         cmd = [self.python, "-m", "labflow", "server", "--cluster", self._spec_file, "--job", t.job,
                "--task", str(t.index), "--token-file", self._token_file, "--cpus", str(self.cpus_per_task),
-               "--gpus", str(gpus), "--exit-with-parent", str(os.getpid())]
+               "--gpus", str(gpus), "--exit-with-parent", str(os.getpid()), "--cleanup-dir", self._st.tmpdir]
         t.starts += 1
         with open(t.log_path, "ab") as log:
             if t.starts > 1:

@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     s.add_argument("--exit-with-parent", type=int, metavar="PID", default=None,
                    help="stop when process PID (the launcher, e.g. a notebook kernel) is gone")
+    s.add_argument("--cleanup-dir", metavar="DIR", default=None,
+                   help="with --exit-with-parent: delete DIR (the launcher's temporary folder) when the parent "
+                   "is gone, since it cannot")
 
 
 def _read(path: str | None) -> bytes | None:
@@ -79,11 +82,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _watch_parent(pid: int, server: Any) -> None:
+def _watch_parent(pid: int, server: Any, cleanup_dir: str | None) -> None:
+    import shutil
     import time
     while _alive(pid) and os.getppid() == pid:
         time.sleep(0.5)
     logging.getLogger("labflow.distributed").warning("The launching process %d is gone: stopping", pid)
+    if cleanup_dir:  # before stopping: main() returns, and the process exits, once the server stopped
+        shutil.rmtree(cleanup_dir, ignore_errors=True)  # every task tries; the first one removes it
     server.stop(grace=0.5)
 
 
@@ -120,8 +126,8 @@ def main(args: Any) -> int:
     signal.signal(signal.SIGINT, stop)
     if args.exit_with_parent:
         # A kernel killed with SIGKILL runs no cleanup: its cluster's tasks notice and stop by themselves.
-        threading.Thread(target=_watch_parent, args=(args.exit_with_parent, server), daemon=True,
-                         name="labflow-parent-watch").start()
+        threading.Thread(target=_watch_parent, args=(args.exit_with_parent, server, args.cleanup_dir),
+                         daemon=True, name="labflow-parent-watch").start()
     print(f"{READY_LINE} /job:{job}/task:{task} {server.target} pid={os.getpid()}", flush=True)
     server.join()
     return 0

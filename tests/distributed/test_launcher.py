@@ -312,20 +312,22 @@ def test_tasks_stop_when_the_launching_process_is_killed(tmp_path):
     import sys
     script = tmp_path / "launch.py"
     script.write_text("import time, labflow as tf\nc = tf.LocalCluster(ps=1, workers=1)\n"
-                      "print(' '.join(str(t.pid) for t in c.tasks), flush=True)\ntime.sleep(120)\n")
+                      "print(c._st.tmpdir, ' '.join(str(t.pid) for t in c.tasks), flush=True)\ntime.sleep(120)\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root)
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
     pids = []
     try:
-        pids = [int(p) for p in proc.stdout.readline().split()]
-        assert len(pids) == 2
+        tmpdir, *rest = proc.stdout.readline().split()
+        pids = [int(p) for p in rest]
+        assert len(pids) == 2 and os.path.isdir(tmpdir)
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
             time.sleep(0.2)
         assert not any(_pid_alive(p) for p in pids)
+        assert not os.path.exists(tmpdir)  # the tasks removed the folder (token file included) the kernel left
     finally:
         for p in pids:
             if _pid_alive(p):
