@@ -9,6 +9,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
+
 from labflow import errors
 from labflow.framework.graph import name_scope
 from labflow.framework.registry import op
@@ -309,6 +311,10 @@ def bias_add(value: Any, bias: Any, data_format: str | None = None, name: str | 
 @op("L2Loss", inputs=("t",), types=FLOAT_TYPES, shape=lambda ins, attrs: (base(ins[0]), ()))
 def l2_loss_kernel(xp, t):
     u = upcast(xp, t)
+    if xp is np and u.dtype.kind == "f" and u.flags.c_contiguous:
+        # BLAS dot: one pass, no squared temporary of the whole tensor.
+        flat = u.reshape(-1)
+        return (np.dot(flat, flat) / 2).astype(t.dtype)
     return (xp.sum(u * u) / 2).astype(t.dtype)
 
 

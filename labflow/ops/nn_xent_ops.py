@@ -13,6 +13,7 @@ import numpy as np
 
 from labflow import dtypes as _dt
 from labflow import errors
+from labflow.backend import threads
 from labflow.framework.gradients import unbroadcast
 from labflow.framework.graph import name_scope
 from labflow.framework.registry import op
@@ -242,6 +243,8 @@ def sparse_softmax_xent_kernel(xp, features, labels, *, Tlabels):
     if not n:
         empty = xp.zeros(x.shape[:1], x.dtype)
         return empty.astype(features.dtype, copy=False), x.astype(features.dtype, copy=True)
+    if xp is np:
+        return _sparse_xent_cpu(x, idx, features.dtype)
     # One exp pass serves both outputs (the PTB softmax is [400, 10000]: passes are what cost):
     # loss = log(sum(e)) - shifted[label], backprop = e / sum(e) - onehot(label).
     shifted = x - xp.max(x, axis=-1, keepdims=True)
@@ -252,6 +255,34 @@ def sparse_softmax_xent_kernel(xp, features, labels, *, Tlabels):
     e *= 1 / total
     e[rows, idx] -= 1
     return loss.astype(features.dtype, copy=False), e.astype(features.dtype, copy=False)
+
+
+# Bytes of logits per row block on the CPU: every pass of a block stays in L2.
+_XENT_BLOCK_BYTES = 256 << 10
+
+
+def _sparse_xent_cpu(x: np.ndarray, idx: np.ndarray, dtype: Any) -> tuple:
+    """The same math in row blocks that stay in cache (all passes of a block run while it is in L2),
+    the blocks split over the intra-op threads; backprop is built in place in its output buffer."""
+    b, n = x.shape
+    loss = np.empty(b, x.dtype)
+    back = np.empty_like(x)
+    rows_per_block = max(1, _XENT_BLOCK_BYTES // max(n * x.itemsize, 1))
+
+    def part(lo: int, hi: int) -> None:
+        for r0 in range(lo, hi, rows_per_block):
+            r1 = min(hi, r0 + rows_per_block)
+            out, r = back[r0:r1], np.arange(r1 - r0)
+            np.subtract(x[r0:r1], x[r0:r1].max(axis=1, keepdims=True), out=out)
+            picked = out[r, idx[r0:r1]]
+            np.exp(out, out=out)
+            total = out.sum(axis=1, keepdims=True)
+            np.subtract(np.log(total[:, 0]), picked, out=loss[r0:r1])
+            out *= 1 / total
+            out[r, idx[r0:r1]] -= 1
+
+    threads.parallel_for(b, part, rows_per_block)
+    return loss.astype(dtype, copy=False), back.astype(dtype, copy=False)
 
 
 @sparse_softmax_xent_kernel.grad

@@ -102,3 +102,37 @@ def test_adam_split_matches_unsplit():
 
     ref, got = _both(step)
     np.testing.assert_array_equal(got, ref)
+
+
+def test_sparse_xent_blocks_match_the_whole_array_formula():
+    from labflow.ops import nn_xent_ops
+    x = (R.standard_normal((300, 5000)) * 4).astype(np.float32)
+    labels = R.integers(0, 5000, 300)
+    shifted = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    want_loss = np.log(e.sum(axis=1)) - shifted[np.arange(300), labels]
+    want_back = e / e.sum(axis=1, keepdims=True)
+    want_back[np.arange(300), labels] -= 1
+    (l1, b1), (l2, b2) = _both(lambda: nn_xent_ops._sparse_xent_cpu(x, labels, np.float32))
+    for loss, back in ((l1, b1), (l2, b2)):
+        np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(back, want_back, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(b1, b2)
+
+
+def test_gradient_descent_update_split_matches_unsplit():
+    n = 1 << 18
+    init, grad = R.standard_normal(n).astype(np.float32), R.standard_normal(n).astype(np.float32)
+
+    def step():
+        with tf.Graph().as_default():
+            var = tf.Variable(init)
+            train = tf.train.GradientDescentOptimizer(0.3).apply_gradients([(tf.constant(grad), var)])
+            with tf.Session() as sess:
+                sess.run(var.initializer)
+                sess.run(train)
+                return sess.run(var)
+
+    ref, got = _both(step)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_allclose(got, init - np.float32(0.3) * grad, rtol=1e-6)

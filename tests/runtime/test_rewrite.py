@@ -70,3 +70,57 @@ def test_an_op_that_fails_on_constants_still_reports_its_error():
             assert "GatherV2" in str(e)
         else:  # NumPy indexing past the end raises; if an op ever clips instead, it must not fold a lie
             raise AssertionError("out-of-range gather should fail")
+
+
+def _run_both(fetch, feeds=None):
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(fetch, feeds)
+        types = _node_types(sess)
+    with tf.Session(config=NO_REWRITES) as sess:
+        sess.run(tf.global_variables_initializer())
+        ref = sess.run(fetch, feeds)
+    return got, ref, types
+
+
+def test_weight_gradient_of_an_unrolled_layer_is_one_matmul():
+    rng = np.random.RandomState(0)
+    w = tf.Variable(rng.randn(30, 16).astype(np.float32))
+    xs = [tf.constant(rng.randn(8, 30).astype(np.float32)) for _ in range(6)]
+    h = tf.zeros([8, 16])
+    for x in xs:  # an RNN-like chain: the same weight used at every step
+        h = tf.tanh(tf.matmul(x, w) + h)
+    g, = tf.gradients(tf.reduce_sum(h * h), [w])
+    got, ref, types = _run_both(g)
+    assert types.count("MatMul") == 6 + 1 and types.count("ConcatV2") == 2  # 6 forward, 1 for the 6 grads
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_sums_of_products_merge_for_every_transpose_combination():
+    rng = np.random.RandomState(1)
+    for ta in (False, True):
+        for tb in (False, True):
+            a = [tf.constant(rng.randn(*((5, 7) if ta else (7, 5))).astype(np.float32)) for _ in range(3)]
+            b = [tf.constant(rng.randn(*((9, 5) if tb else (5, 9))).astype(np.float32)) for _ in range(3)]
+            total = tf.add_n([tf.matmul(x, y, transpose_a=ta, transpose_b=tb) for x, y in zip(a, b)])
+            got, ref, types = _run_both(total)
+            want = sum((x.T if ta else x) @ (y.T if tb else y) for x, y in
+                       zip([tf.Session().run(t) for t in a], [tf.Session().run(t) for t in b]))
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(ref, want, rtol=1e-5, atol=1e-5)
+
+
+def test_products_used_elsewhere_or_of_unknown_shape_are_not_merged():
+    x = tf.placeholder(tf.float32, [None, 4])
+    w = tf.constant(np.ones((4, 3), np.float32))
+    shared = tf.matmul(x, w)
+    total = tf.add_n([shared, tf.matmul(x, w * 2.0)])
+    feeds = {x: np.ones((2, 4), np.float32)}
+    got, ref, types = _run_both([total, shared], feeds)
+    assert "AddN" in types
+    np.testing.assert_allclose(got[0], ref[0])
+    y = tf.placeholder(tf.float32, [None, 4])  # unknown rows: the concatenation's size is unknown
+    unknown = tf.add_n([tf.matmul(y, w), tf.matmul(y, w * 3.0)])
+    got, ref, types = _run_both(unknown, {y: np.ones((2, 4), np.float32)})
+    assert "AddN" in types
+    np.testing.assert_allclose(got, ref)
