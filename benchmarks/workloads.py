@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 import labflow as tf
 
 f32 = np.float32
+
+
+class Step:
+    """One step of a workload: `step()` runs it as the tutorials do (feeds in, the loss out), and
+    `step(options=..., run_metadata=...)` runs it traced (benchmarks/overhead.py)."""
+
+    def __init__(self, session: tf.Session, fetches: Any, feeds: dict | None, pick: Callable):
+        self.session, self.fetches, self.feeds, self.pick = session, fetches, feeds, pick
+
+    def __call__(self, **run_kwargs: Any) -> Any:
+        return self.pick(self.session.run(self.fetches, self.feeds, **run_kwargs))
 
 
 def data(w: str) -> dict:
@@ -54,7 +65,7 @@ def w_run_overhead() -> Callable:
     with g.as_default(), _device():
         c = tf.constant(1.0) + tf.constant(2.0)
     s = _session(g)
-    return lambda: s.run(c)
+    return Step(s, c, None, lambda r: r)
 
 
 def w_chain1000() -> Callable:
@@ -65,7 +76,7 @@ def w_chain1000() -> Callable:
         for _ in range(1000):
             y = y + 1.0
     s = _session(g)
-    return lambda: s.run(y)[0]
+    return Step(s, y, None, lambda r: r[0])
 
 
 def dense_train(w: str, hidden: int) -> Callable:
@@ -86,7 +97,7 @@ def dense_train(w: str, hidden: int) -> Callable:
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
         train = tf.train.GradientDescentOptimizer(0.5 if hidden == 0 else 0.1).minimize(loss)
     s = _session(g)
-    return lambda: s.run([train, loss], {x: d["x"], y: d["y"]})[1]
+    return Step(s, [train, loss], {x: d["x"], y: d["y"]}, lambda r: r[1])
 
 
 def cnn_graph():
@@ -116,12 +127,12 @@ def cnn_graph():
 
 def w_cnn() -> Callable:
     d, s, x, y, loss, train, _ = cnn_graph()
-    return lambda: s.run([train, loss], {x: d["x"], y: d["y"]})[1]
+    return Step(s, [train, loss], {x: d["x"], y: d["y"]}, lambda r: r[1])
 
 
 def w_inference_cnn() -> Callable:
     d, s, x, y, loss, train, logits = cnn_graph()
-    return lambda: s.run(logits, {x: d["xi"]}).sum()
+    return Step(s, logits, {x: d["xi"]}, lambda r: r.sum())
 
 
 def w_lstm_lm() -> Callable:
@@ -151,7 +162,7 @@ def w_lstm_lm() -> Callable:
         grads, _ = tf.clip_by_global_norm(tf.gradients(loss, tv), 5.0)
         train = tf.train.GradientDescentOptimizer(1.0).apply_gradients(zip(grads, tv))
     s = _session(g)
-    return lambda: s.run([train, loss], {inp: d["x"], tgt: d["y"]})[1]
+    return Step(s, [train, loss], {inp: d["x"], tgt: d["y"]}, lambda r: r[1])
 
 
 WORKLOADS = [("run_overhead", w_run_overhead), ("chain1000", w_chain1000),

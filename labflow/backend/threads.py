@@ -248,9 +248,10 @@ if hasattr(os, "register_at_fork"):
 
 
 SPLIT, BLAS = "split", "blas"
-# Runs of a plan timed per mode before its mode is fixed: the first run (cold caches, compiling) is
-# not counted; then _TUNE_RUNS runs each of SPLIT and BLAS, the best of each compared.
-_TUNE_RUNS = 2
+# The mode of each of a plan's first runs while it is tuned, and whether that run's time counts. Run 0
+# warms up (caches, the heap of each thread) and is not timed. A SPLIT run right after a BLAS run is not
+# counted either: OpenBLAS's threads spin for ~0.1 s after a GEMM and would slow it down.
+_TRIALS = ((SPLIT, False), (BLAS, True), (BLAS, True), (SPLIT, False), (SPLIT, True), (SPLIT, True))
 
 
 class StepTuner:
@@ -260,9 +261,9 @@ class StepTuner:
     when convolutions, pooling and other non-GEMM work dominate: measured 0.87x on the Deep MNIST
     training step). BLAS: nothing is split and BLAS threads its GEMMs itself (best for chains of
     mid-sized GEMMs, whose hand-off to a sleeping labflow thread costs 30-250 us on a VM each:
-    SPLIT measured 1.47x on the MLP step). Like cuDNN's autotuner, the first runs of a plan try both
-    (1 + 2 x _TUNE_RUNS runs) and the faster mode is kept; $LABFLOW_INTRA_OP_MODE=split|blas fixes it.
-    The executor brackets each run of a plan that has BLAS ops with `with tuner:`.
+    SPLIT measured 1.47x on the MLP step). Like cuDNN's autotuner, a plan's first runs try both
+    (_TRIALS) and the mode with the faster best run is kept; $LABFLOW_INTRA_OP_MODE=split|blas fixes
+    it. The executor brackets each run of a plan that has BLAS ops with `with tuner:`.
     """
 
     __slots__ = ("runs", "times", "mode")
@@ -276,9 +277,9 @@ class StepTuner:
     def __enter__(self) -> None:
         mode, run, t0 = self.mode, -1, 0.0
         if mode is None:
-            run = self.runs  # run 0 is the warm-up
+            run = self.runs
             self.runs += 1
-            mode = BLAS if _TUNE_RUNS < run <= 2 * _TUNE_RUNS else SPLIT
+            mode = _TRIALS[min(run, len(_TRIALS) - 1)][0]
             t0 = time.perf_counter()
         if mode == SPLIT and num_threads() <= 1:
             mode = BLAS
@@ -292,13 +293,18 @@ class StepTuner:
         mode, run, t0, _local.split = _local.tune.pop()
         if mode == SPLIT:
             step_end()
-        if run <= 0 or exc_type is not None or self.mode is not None:
+        if run < 0 or exc_type is not None or self.mode is not None:
             return
-        self.times[mode].append(time.perf_counter() - t0)
-        if len(self.times[SPLIT]) >= _TUNE_RUNS and len(self.times[BLAS]) >= _TUNE_RUNS:
-            self.mode = BLAS if min(self.times[BLAS]) < min(self.times[SPLIT]) else SPLIT
-            log.debug("labflow: intra-op mode %s (best split %.2f ms, blas %.2f ms)", self.mode,
-                      min(self.times[SPLIT]) * 1e3, min(self.times[BLAS]) * 1e3)
+        if run < len(_TRIALS) and _TRIALS[run] == (mode, True):
+            self.times[mode].append(time.perf_counter() - t0)
+        if run >= len(_TRIALS) - 1:
+            if self.times[SPLIT] and self.times[BLAS]:
+                self.mode = BLAS if min(self.times[BLAS]) < min(self.times[SPLIT]) else SPLIT
+            else:  # no BLAS control (every run was BLAS) or runs failed: keep what works
+                self.mode = SPLIT if self.times[SPLIT] else BLAS
+            log.debug("labflow: intra-op mode %s (best split %s, blas %s)", self.mode,
+                      self.times[SPLIT] and f"{min(self.times[SPLIT]) * 1e3:.2f} ms",
+                      self.times[BLAS] and f"{min(self.times[BLAS]) * 1e3:.2f} ms")
 
 
 # Below this many multiply-adds a GEMM runs on the calling thread: the hand-off (~20 us) costs more.

@@ -147,12 +147,13 @@ def test_tuner_times_both_modes_then_keeps_the_faster(two_threads, monkeypatch):
     monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
     tuner = threads.StepTuner()
     seen = []
-    for _ in range(1 + 2 * threads._TUNE_RUNS + 3):
+    for _ in range(len(threads._TRIALS) + 3):
         with tuner:
             split = threads.num_threads() > 1
             seen.append(split)
             time.sleep(0.001 if split else 0.02)  # SPLIT is the fast mode here
-    assert seen[:1 + 2 * threads._TUNE_RUNS].count(False) == threads._TUNE_RUNS
+    assert seen[:len(threads._TRIALS)] == [m == threads.SPLIT for m, _ in threads._TRIALS]
+    assert len(tuner.times[threads.SPLIT]) == 2 and len(tuner.times[threads.BLAS]) == 2  # the rest warm up
     assert tuner.mode == threads.SPLIT and seen[-3:] == [True] * 3
     assert threads.num_threads() == 2  # outside a plan nothing is forced
 
@@ -161,12 +162,32 @@ def test_tuner_times_both_modes_then_keeps_the_faster(two_threads, monkeypatch):
 def test_tuner_picks_blas_when_splitting_is_slower(two_threads, monkeypatch):
     monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
     tuner = threads.StepTuner()
-    for _ in range(1 + 2 * threads._TUNE_RUNS):
+    for _ in range(len(threads._TRIALS)):
         with tuner:
             time.sleep(0.02 if threads.num_threads() > 1 else 0.001)
     assert tuner.mode == threads.BLAS
     with tuner:
         assert threads.num_threads() == 1
+
+
+def test_tuner_without_blas_control_settles_on_blas(monkeypatch):
+    monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
+    monkeypatch.setattr(threads, "_configured", 1)
+    tuner = threads.StepTuner()
+    for _ in range(len(threads._TRIALS)):
+        with tuner:
+            assert threads.num_threads() == 1
+    assert tuner.mode == threads.BLAS
+
+
+def test_a_failing_run_is_not_timed(monkeypatch, two_threads):
+    monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
+    tuner = threads.StepTuner()
+    with pytest.raises(RuntimeError):
+        with tuner:
+            raise RuntimeError("kernel failed")
+    assert not tuner.times[threads.SPLIT] and not tuner.times[threads.BLAS]
+    assert getattr(threads._local, "split", None) is None  # the thread's state is restored
 
 
 def test_tuner_mode_can_be_forced(monkeypatch, two_threads):
