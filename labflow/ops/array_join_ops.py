@@ -253,7 +253,25 @@ def _split_shape(ins, attrs):
 @op("Split", inputs=("split_dim", "value"), attrs={"num_split": None}, types=ALL_TYPES,
     type_inputs=("value",), shape=_split_shape, outputs=lambda attrs, n: attrs["num_split"], host_inputs=(0,))
 def split_kernel(xp, split_dim, value, *, num_split):
-    return _multi(xp.split(value, num_split, axis=_int(split_dim)))
+    a = _int(split_dim)
+    a = a + value.ndim if a < 0 else a
+    step = value.shape[a] // num_split
+    return _pieces(xp, value, a, [step * i for i in range(num_split + 1)])
+
+
+def _pieces(xp: Any, value: Any, axis: int, bounds: list[int]) -> Any:
+    """value split along `axis` at `bounds` (first 0, last the axis size), each piece contiguous.
+
+    Plain slicing (xp.split costs ~20 us in Python), and a copy of every piece that is not already
+    contiguous: splitting [20, 800] gate pre-activations along axis 1 gives strided views, on which
+    each later elementwise op takes NumPy's slow strided loop (sigmoid 20 us instead of 11 us).
+    """
+    lead = (slice(None),) * axis
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        piece = value[lead + (slice(lo, hi),)]
+        out.append(piece if piece.flags.c_contiguous else xp.ascontiguousarray(piece))
+    return _multi(out)
 
 
 @split_kernel.grad
@@ -304,7 +322,8 @@ def splitv_kernel(xp, value, size_splits, split_dim):
     sizes = _ints(size_splits)
     if -1 in sizes:
         sizes[sizes.index(-1)] = value.shape[a] - sum(sizes) - 1
-    return _multi(xp.split(value, list(itertools.accumulate(sizes))[:-1], axis=a))
+    a = a + value.ndim if a < 0 else a
+    return _pieces(xp, value, a, [0] + list(itertools.accumulate(sizes)))
 
 
 @splitv_kernel.grad
