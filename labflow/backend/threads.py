@@ -248,63 +248,79 @@ if hasattr(os, "register_at_fork"):
 
 
 SPLIT, BLAS = "split", "blas"
-# The mode of each of a plan's first runs while it is tuned, and whether that run's time counts. Run 0
-# warms up (caches, the heap of each thread) and is not timed. A SPLIT run right after a BLAS run is not
-# counted either: OpenBLAS's threads spin for ~0.1 s after a GEMM and would slow it down.
-_TRIALS = ((SPLIT, False), (BLAS, True), (BLAS, True), (SPLIT, False), (SPLIT, True), (SPLIT, True))
+# The mode of each run while a plan is tuned, and whether that run's time counts. The first run warms
+# up (caches, each thread's heap) and is not timed. A SPLIT run right after a BLAS run is not counted
+# either: OpenBLAS's threads spin for ~0.1 s after a GEMM and would slow it down.
+_TRIALS = ((SPLIT, False), (BLAS, True), (BLAS, True), (BLAS, True), (SPLIT, False), (SPLIT, True), (SPLIT, True),
+           (SPLIT, True))
+# BLAS is kept only when its best run beats SPLIT's by this fraction: with three noisy runs each the two
+# can swap, and SPLIT's worst case measured smaller (1.08x on the MLP step against 1.15-1.3x on the CNN).
+_TIE = 0.03
+# The first re-tune comes this many runs after a decision, the next after 4x as many, and so on: a
+# decision made while the machine was busy does not stick for a whole training run.
+_FIRST_RECHECK = 64
 
 
 class StepTuner:
-    """Picks, per compiled CPU plan, how its BLAS kernels use the cores, by timing its first runs.
+    """Picks, per compiled CPU plan, how its BLAS kernels use the cores, by timing its runs.
 
     SPLIT: labflow's kernels split their work over the intra-op threads, BLAS at one thread (best
     when convolutions, pooling and other non-GEMM work dominate: measured 0.87x on the Deep MNIST
     training step). BLAS: nothing is split and BLAS threads its GEMMs itself (best for chains of
     mid-sized GEMMs, whose hand-off to a sleeping labflow thread costs 30-250 us on a VM each:
-    SPLIT measured 1.47x on the MLP step). Like cuDNN's autotuner, a plan's first runs try both
-    (_TRIALS) and the mode with the faster best run is kept; $LABFLOW_INTRA_OP_MODE=split|blas fixes
-    it. The executor brackets each run of a plan that has BLAS ops with `with tuner:`.
+    SPLIT measured 1.08-1.47x on the MLP step). Like cuDNN's autotuner, a plan's first runs try both
+    (_TRIALS) and the mode with the faster best run is kept; the trials repeat after 64, 256, 1024, ...
+    more runs. $LABFLOW_INTRA_OP_MODE=split|blas fixes the mode. The executor brackets each run of a
+    plan that has BLAS ops with `with tuner:`.
     """
 
-    __slots__ = ("runs", "times", "mode")
+    __slots__ = ("runs", "start", "times", "mode", "recheck", "forced")
 
     def __init__(self) -> None:
-        self.runs = 0
+        self.runs = 0  # runs so far
+        self.start = 0  # the run the current trials began at
         self.times: dict[str, list[float]] = {SPLIT: [], BLAS: []}
         forced = os.environ.get("LABFLOW_INTRA_OP_MODE", "auto").strip().lower()
-        self.mode: str | None = forced if forced in (SPLIT, BLAS) else None
+        self.forced = forced in (SPLIT, BLAS)
+        self.mode: str | None = forced if self.forced else None
+        self.recheck = 0
 
     def __enter__(self) -> None:
-        mode, run, t0 = self.mode, -1, 0.0
+        run = self.runs
+        self.runs += 1
+        if self.mode is not None and not self.forced and run == self.recheck:
+            self.mode, self.start = None, run
+            self.times = {SPLIT: [], BLAS: []}
+        mode, trial, t0 = self.mode, -1, 0.0
         if mode is None:
-            run = self.runs
-            self.runs += 1
-            mode = _TRIALS[min(run, len(_TRIALS) - 1)][0]
+            trial = run - self.start
+            mode = _TRIALS[min(trial, len(_TRIALS) - 1)][0]
             t0 = time.perf_counter()
         if mode == SPLIT and num_threads() <= 1:
             mode = BLAS
         stack = _local.__dict__.setdefault("tune", [])
-        stack.append((mode, run, t0, getattr(_local, "split", None)))
+        stack.append((mode, trial, t0, getattr(_local, "split", None)))
         _local.split = mode == SPLIT
         if mode == SPLIT:
             step_begin()
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        mode, run, t0, _local.split = _local.tune.pop()
+        mode, trial, t0, _local.split = _local.tune.pop()
         if mode == SPLIT:
             step_end()
-        if run < 0 or exc_type is not None or self.mode is not None:
+        if trial < 0 or exc_type is not None or self.mode is not None:
             return
-        if run < len(_TRIALS) and _TRIALS[run] == (mode, True):
+        if trial < len(_TRIALS) and _TRIALS[trial] == (mode, True):
             self.times[mode].append(time.perf_counter() - t0)
-        if run >= len(_TRIALS) - 1:
-            if self.times[SPLIT] and self.times[BLAS]:
-                self.mode = BLAS if min(self.times[BLAS]) < min(self.times[SPLIT]) else SPLIT
+        if trial >= len(_TRIALS) - 1:
+            split, blas = self.times[SPLIT], self.times[BLAS]
+            if split and blas:
+                self.mode = BLAS if min(blas) < min(split) * (1 - _TIE) else SPLIT
             else:  # no BLAS control (every run was BLAS) or runs failed: keep what works
-                self.mode = SPLIT if self.times[SPLIT] else BLAS
+                self.mode = SPLIT if split else BLAS
+            self.recheck = self.runs + max(_FIRST_RECHECK, 3 * self.start)
             log.debug("labflow: intra-op mode %s (best split %s, blas %s)", self.mode,
-                      self.times[SPLIT] and f"{min(self.times[SPLIT]) * 1e3:.2f} ms",
-                      self.times[BLAS] and f"{min(self.times[BLAS]) * 1e3:.2f} ms")
+                      split and f"{min(split) * 1e3:.2f} ms", blas and f"{min(blas) * 1e3:.2f} ms")
 
 
 # Below this many multiply-adds a GEMM runs on the calling thread: the hand-off (~20 us) costs more.

@@ -153,7 +153,7 @@ def test_tuner_times_both_modes_then_keeps_the_faster(two_threads, monkeypatch):
             seen.append(split)
             time.sleep(0.001 if split else 0.02)  # SPLIT is the fast mode here
     assert seen[:len(threads._TRIALS)] == [m == threads.SPLIT for m, _ in threads._TRIALS]
-    assert len(tuner.times[threads.SPLIT]) == 2 and len(tuner.times[threads.BLAS]) == 2  # the rest warm up
+    assert len(tuner.times[threads.SPLIT]) == 3 and len(tuner.times[threads.BLAS]) == 3  # the rest warm up
     assert tuner.mode == threads.SPLIT and seen[-3:] == [True] * 3
     assert threads.num_threads() == 2  # outside a plan nothing is forced
 
@@ -168,6 +168,32 @@ def test_tuner_picks_blas_when_splitting_is_slower(two_threads, monkeypatch):
     assert tuner.mode == threads.BLAS
     with tuner:
         assert threads.num_threads() == 1
+
+
+@needs_blas_control
+def test_tuner_breaks_near_ties_toward_split_and_tunes_again_later(two_threads, monkeypatch):
+    monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
+    monkeypatch.setattr(threads, "_FIRST_RECHECK", 10)
+    tuner = threads.StepTuner()
+    slow = {True: 0.0101, False: 0.01}  # BLAS 1% faster: within the tie margin
+    runs = 0
+
+    def run():
+        nonlocal runs
+        runs += 1
+        with tuner:
+            time.sleep(slow[threads.num_threads() > 1])
+
+    for _ in range(len(threads._TRIALS)):
+        run()
+    assert tuner.mode == threads.SPLIT
+    slow[True] = 0.03  # the machine changed: splitting is now much slower
+    while tuner.mode == threads.SPLIT and runs < 100:
+        run()
+    assert tuner.mode is None  # re-tuning
+    for _ in range(len(threads._TRIALS)):
+        run()
+    assert tuner.mode == threads.BLAS and runs <= len(threads._TRIALS) + 10 + len(threads._TRIALS) + 1
 
 
 def test_tuner_without_blas_control_settles_on_blas(monkeypatch):
