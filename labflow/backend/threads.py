@@ -8,12 +8,15 @@ Why labflow owns the threads instead of letting a multi-threaded BLAS split each
 worker threads spin for ~0.1 s after every GEMM, so between GEMMs the other cores are busy doing
 nothing and every non-BLAS op (im2col copies, pooling, elementwise work, the optimizer) runs on one
 core. Measured on the Deep MNIST conv2 forward (2 cores): 18 ms with OpenBLAS's two threads, 10 ms
-split over two labflow threads each running single-threaded BLAS. So while a step that runs BLAS
-kernels is in flight, BLAS is set to one thread (through threadpoolctl) and restored afterwards:
-NumPy code outside of steps keeps its usual BLAS threading.
+split over two labflow threads each running single-threaded BLAS. So while a step runs split, BLAS
+is set to one thread and restored afterwards: NumPy code outside of steps keeps its usual threading.
 
-When BLAS cannot be controlled (threadpoolctl missing, an unknown BLAS), `num_threads()` is 1 and
-every kernel runs as before on the calling thread, leaving the threading to BLAS.
+Handing work to a sleeping thread costs 30-250 us on a VM, though, which chains of mid-sized GEMMs
+(an MLP, an unrolled LSTM) pay too often. Whether a plan runs split or leaves the threading to BLAS
+is therefore measured per plan (StepTuner, TF-style autotuning).
+
+When BLAS cannot be controlled (threadpoolctl missing, an MKL or OpenMP BLAS), `num_threads()` is 1
+and every kernel runs as before on the calling thread, leaving the threading to BLAS.
 """
 
 from __future__ import annotations
