@@ -43,6 +43,7 @@ _blas: Any = None  # [(set_num_threads, get_num_threads)] of the BLAS libraries 
 _blas_probed = False
 _blas_depth = 0
 _blas_saved: list[int] = []
+_splits = 0  # calls of run() that used more than one thread (the tuner's "did anything split")
 
 
 def _cores() -> int:
@@ -203,11 +204,13 @@ def run(tasks: list[Callable[[], Any]]) -> None:
     remaining tasks itself, so a call never waits for a free thread. The first exception raised by a
     task is re-raised here after every task has finished.
     """
+    global _splits
     t = num_threads()
     if len(tasks) <= 1 or t <= 1 or getattr(_local, "inside", False):
         for task in tasks:
             task()
         return
+    _splits += 1
     q = _ensure_workers(t - 1)
     job = _Job(tasks)
     for _ in range(min(len(tasks), t) - 1):
@@ -277,7 +280,7 @@ class StepTuner:
     plan that has BLAS ops with `with tuner:`.
     """
 
-    __slots__ = ("runs", "start", "times", "mode", "recheck", "forced")
+    __slots__ = ("runs", "start", "times", "mode", "recheck", "forced", "split_seen")
 
     def __init__(self) -> None:
         self.runs = 0  # runs so far
@@ -287,6 +290,7 @@ class StepTuner:
         self.forced = forced in (SPLIT, BLAS)
         self.mode: str | None = forced if self.forced else None
         self.recheck = 0
+        self.split_seen = False  # whether any kernel split during a SPLIT trial
 
     def __enter__(self) -> None:
         run = self.runs
@@ -294,6 +298,7 @@ class StepTuner:
         if self.mode is not None and not self.forced and run == self.recheck:
             self.mode, self.start = None, run
             self.times = {SPLIT: [], BLAS: []}
+            self.split_seen = False
         mode, trial, t0 = self.mode, -1, 0.0
         if mode is None:
             trial = run - self.start
@@ -302,22 +307,25 @@ class StepTuner:
         if mode == SPLIT and num_threads() <= 1:
             mode = BLAS
         stack = _local.__dict__.setdefault("tune", [])
-        stack.append((mode, trial, t0, getattr(_local, "split", None)))
+        stack.append((mode, trial, t0, getattr(_local, "split", None), _splits))
         _local.split = mode == SPLIT
         if mode == SPLIT:
             step_begin()
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        mode, trial, t0, _local.split = _local.tune.pop()
+        mode, trial, t0, _local.split, splits_before = _local.tune.pop()
         if mode == SPLIT:
             step_end()
         if trial < 0 or exc_type is not None or self.mode is not None:
             return
+        self.split_seen |= mode == SPLIT and _splits != splits_before
         if trial < len(_TRIALS) and _TRIALS[trial] == (mode, True):
             self.times[mode].append(time.perf_counter() - t0)
         if trial >= len(_TRIALS) - 1:
             split, blas = self.times[SPLIT], self.times[BLAS]
-            if split and blas:
+            if split and blas and not self.split_seen:
+                self.mode = BLAS  # nothing was big enough to split: same kernels, less per-run cost
+            elif split and blas:
                 self.mode = BLAS if min(blas) < min(split) * (1 - _TIE) else SPLIT
             else:  # no BLAS control (every run was BLAS) or runs failed: keep what works
                 self.mode = SPLIT if split else BLAS

@@ -105,6 +105,21 @@ def test_gemm_split_matches_matmul(two_threads, monkeypatch, m, k, n, ta, tb):
     np.testing.assert_array_equal(threads.gemm(ai, bi), ai @ bi)  # not BLAS: never split, still right
 
 
+def _work(seconds: float) -> None:
+    """A kernel's work: split over two tasks when the mode allows (so the tuner sees a split)."""
+    threads.run([lambda: time.sleep(seconds / 2), lambda: time.sleep(seconds / 2)])
+
+
+@needs_blas_control
+def test_tuner_keeps_blas_when_nothing_split(two_threads, monkeypatch):
+    monkeypatch.delenv("LABFLOW_INTRA_OP_MODE", raising=False)
+    tuner = threads.StepTuner()
+    for _ in range(len(threads._TRIALS)):
+        with tuner:
+            time.sleep(0.001 if threads.num_threads() > 1 else 0.002)  # faster "split", but no kernel split
+    assert tuner.mode == threads.BLAS  # same kernels either way; BLAS mode costs less per run
+
+
 def _blas_threads() -> int:
     from threadpoolctl import threadpool_info
     return min(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
@@ -151,7 +166,7 @@ def test_tuner_times_both_modes_then_keeps_the_faster(two_threads, monkeypatch):
         with tuner:
             split = threads.num_threads() > 1
             seen.append(split)
-            time.sleep(0.001 if split else 0.02)  # SPLIT is the fast mode here
+            _work(0.001 if split else 0.02)  # SPLIT is the fast mode here
     assert seen[:len(threads._TRIALS)] == [m == threads.SPLIT for m, _ in threads._TRIALS]
     assert len(tuner.times[threads.SPLIT]) == 3 and len(tuner.times[threads.BLAS]) == 3  # the rest warm up
     assert tuner.mode == threads.SPLIT and seen[-3:] == [True] * 3
@@ -164,7 +179,7 @@ def test_tuner_picks_blas_when_splitting_is_slower(two_threads, monkeypatch):
     tuner = threads.StepTuner()
     for _ in range(len(threads._TRIALS)):
         with tuner:
-            time.sleep(0.02 if threads.num_threads() > 1 else 0.001)
+            _work(0.02 if threads.num_threads() > 1 else 0.001)
     assert tuner.mode == threads.BLAS
     with tuner:
         assert threads.num_threads() == 1
@@ -182,7 +197,7 @@ def test_tuner_breaks_near_ties_toward_split_and_tunes_again_later(two_threads, 
         nonlocal runs
         runs += 1
         with tuner:
-            time.sleep(slow[threads.num_threads() > 1])
+            _work(slow[threads.num_threads() > 1])
 
     for _ in range(len(threads._TRIALS)):
         run()
