@@ -136,3 +136,45 @@ def test_gradient_descent_update_split_matches_unsplit():
     ref, got = _both(step)
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_allclose(got, init - np.float32(0.3) * grad, rtol=1e-6)
+
+
+def test_concurrent_sessions_split_safely():
+    """Two threads stepping their own conv nets at once (steps tuning and splitting concurrently) get
+    exactly what each gets alone."""
+    import threading
+
+    def build(seed):
+        g = tf.Graph()
+        with g.as_default():
+            rs = np.random.RandomState(seed)
+            x = tf.constant(rs.rand(16, 28, 28, 8).astype(np.float32))
+            w = tf.Variable(rs.randn(5, 5, 8, 16).astype(np.float32) * 0.1)
+            y = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME")), 2, 2, "SAME")
+            loss = tf.reduce_sum(y * y)
+            train = tf.train.AdamOptimizer(0.01).minimize(loss)
+        sess = tf.Session(graph=g)
+        sess.run(tf.variables_initializer(g.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)))
+        return sess, train, loss
+
+    def losses(sess, train, loss, out):
+        out.extend(sess.run([train, loss])[1] for _ in range(12))
+
+    alone = []
+    for seed in (0, 1):
+        s = build(seed)
+        got: list = []
+        losses(*s, got)
+        alone.append(got)
+        s[0].close()
+    sessions = [build(0), build(1)]
+    results: list[list] = [[], []]
+    ts = [threading.Thread(target=losses, args=(*s, r)) for s, r in zip(sessions, results)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert not any(t.is_alive() for t in ts)
+    for got, want in zip(results, alone):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    for s in sessions:
+        s[0].close()
