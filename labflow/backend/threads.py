@@ -340,11 +340,13 @@ GEMM_SPLIT_MACS = 4 << 20
 _GEMM_MIN_SPLIT = 32
 
 
-def gemm(a: Any, b: Any, out: Any = None) -> Any:
+def gemm(a: Any, b: Any, out: Any = None, epilogue: Callable[[Any], None] | None = None) -> Any:
     """a [M,K] @ b [K,N] with NumPy (any strides BLAS takes), split over the intra-op threads when big.
 
     The output is split by rows when it has enough of them, else by columns; each part is one
-    single-threaded BLAS call on views (no copies). Writes into `out` when given; returns it.
+    single-threaded BLAS call on views (no copies). `epilogue(rows)` runs in place on each block of
+    whole output rows right after it is computed (by rows: per part, while in cache; by columns: once,
+    at the end). Writes into `out` when given; returns it.
     """
     import numpy as np
     m, k = a.shape
@@ -353,13 +355,20 @@ def gemm(a: Any, b: Any, out: Any = None) -> Any:
         out = np.empty((m, n), dtype=np.result_type(a, b))
     t = num_threads()
     if t <= 1 or m * n * k < GEMM_SPLIT_MACS or out.dtype.kind not in "fc" or getattr(_local, "inside", False):
-        return np.matmul(a, b, out=out)
-    if m >= _GEMM_MIN_SPLIT * 2:
-        ranges = split(m, _GEMM_MIN_SPLIT)
-        run([lambda lo=lo, hi=hi: np.matmul(a[lo:hi], b, out=out[lo:hi]) for lo, hi in ranges])
+        np.matmul(a, b, out=out)
+    elif m >= _GEMM_MIN_SPLIT * 2:
+        def rows(lo: int, hi: int) -> None:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+            if epilogue is not None:
+                epilogue(out[lo:hi])
+
+        run([lambda lo=lo, hi=hi: rows(lo, hi) for lo, hi in split(m, _GEMM_MIN_SPLIT)])
+        return out
     elif n >= _GEMM_MIN_SPLIT * 2:
         ranges = split(n, _GEMM_MIN_SPLIT)
         run([lambda lo=lo, hi=hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]) for lo, hi in ranges])
     else:
         np.matmul(a, b, out=out)
+    if epilogue is not None:
+        epilogue(out)
     return out

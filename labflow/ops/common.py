@@ -123,3 +123,26 @@ def sum_leading(xp, x, axes, keepdims: bool = False):
             # the kept axes are trailing, so the GEMV result already has their (flattened) order
             return (xp.ones(rows, dtype=x.dtype) @ x.reshape(rows, -1)).reshape(x.shape[len(ax):])
     return xp.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+
+
+# -- what the fused ops (_FusedConv2D, _FusedMatMul: made by runtime/fusion.py) run after their product --
+FUSABLE_ACTIVATIONS = ("Relu",)
+
+
+def check_fused_ops(op_type: str, fused_ops: list) -> None:
+    """The `fused_ops` attr is BiasAdd, then at most one activation (TF's remapper makes the same)."""
+    if not fused_ops or fused_ops[0] != "BiasAdd" or len(fused_ops) > 2 or any(
+            f not in FUSABLE_ACTIVATIONS for f in fused_ops[1:]):
+        raise ValueError(f"{op_type} cannot fuse {list(fused_ops)} (it fuses BiasAdd and then one of "
+                         f"{', '.join(FUSABLE_ACTIVATIONS)})")
+
+
+def bias_epilogue(xp: Any, bias: Any, fused_ops: list) -> Any:
+    """In-place `block += bias` (+ the activation) for one [rows, channels] output block."""
+    relu = "Relu" in fused_ops
+
+    def epilogue(block: Any) -> None:
+        xp.add(block, bias, out=block)
+        if relu:
+            xp.maximum(block, 0, out=block)
+    return epilogue

@@ -18,6 +18,8 @@ from labflow.ops import conv_kernels as K
 from labflow.ops.common import (
     FLOAT_TYPES,
     base,
+    bias_epilogue,
+    check_fused_ops,
     constant_shape,
     convert_same_dtype,
     convert_to_tensor,
@@ -192,16 +194,9 @@ def conv2d_kernel(xp, input, filter, *, strides, padding, explicit_paddings, dat
 
 
 # -- _FusedConv2D: Conv2D + bias add (+ Relu) in one pass, made only by the runtime's fusion rewrite ------
-FUSABLE_ACTIVATIONS = ("Relu",)
-
-
 def _fused_conv2d_shape(ins, attrs):
-    x, w, b = ins
-    for f in attrs["fused_ops"]:
-        if f not in ("BiasAdd", *FUSABLE_ACTIVATIONS):
-            raise ValueError(f"_FusedConv2D cannot fuse '{f}' (it fuses BiasAdd and then one of "
-                             f"{', '.join(FUSABLE_ACTIVATIONS)})")
-    return _conv2d_shape([x, w], attrs)
+    check_fused_ops("_FusedConv2D", attrs["fused_ops"])
+    return _conv2d_shape(ins[:2], attrs)
 
 
 @op("_FusedConv2D", inputs=("input", "filter", "bias"), attrs=dict(_OP_ATTRS, fused_ops=REQUIRED),
@@ -213,13 +208,7 @@ def fused_conv2d_kernel(xp, input, filter, bias, *, strides, padding, explicit_p
     x = kernel_in(xp, input, data_format)
     s, d, pads, _, _ = _conv_params(x.shape[1:3], filter.shape[:2], strides, padding, explicit_paddings,
                                     data_format, dilations)
-    relu = "Relu" in fused_ops
-
-    def epilogue(block):
-        xp.add(block, bias, out=block)
-        if relu:
-            xp.maximum(block, 0, out=block)
-    return kernel_out(xp, K.conv2d(xp, x, filter, s, d, pads, epilogue), data_format)
+    return kernel_out(xp, K.conv2d(xp, x, filter, s, d, pads, bias_epilogue(xp, bias, fused_ops)), data_format)
 
 
 def _attrs_of(op: Any) -> dict:

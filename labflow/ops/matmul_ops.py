@@ -13,10 +13,10 @@ import numpy as np
 from labflow import dtypes as _dt
 from labflow.backend import threads
 from labflow.framework.gradients import unbroadcast
-from labflow.framework.registry import op
+from labflow.framework.registry import REQUIRED, op
 from labflow.framework.shapes import broadcast_dims
 from labflow.framework.tensor import Tensor
-from labflow.ops.common import COMPLEX_TYPES, FLOAT_TYPES, base, dims, make_tensor
+from labflow.ops.common import COMPLEX_TYPES, FLOAT_TYPES, base, bias_epilogue, check_fused_ops, dims, make_tensor
 from labflow.ops.math_helpers import T, convert_args, op_scope
 
 __all__ = ["matmul"]
@@ -56,6 +56,31 @@ def matmul_kernel(xp, a, b, *, transpose_a, transpose_b):
     if transpose_a:
         return xp.matmul(a.T, b.T if transpose_b else b)
     return xp.dot(a, b.T if transpose_b else b)
+
+
+# -- _FusedMatMul: MatMul + bias add (+ Relu) in one pass, made only by the runtime's fusion rewrite -----
+def _fused_matmul_shape(ins, attrs):
+    check_fused_ops("_FusedMatMul", attrs["fused_ops"])
+    dt, (m, n) = _matmul_shape(ins[:2], attrs)
+    bd = dims(ins[2])
+    if bd is not None and (len(bd) != 1 or (n is not None and bd[0] is not None and bd[0] != n)):
+        raise ValueError(f"_FusedMatMul: bias must be a vector of the output's {n} columns, got shape {list(bd)}")
+    return dt, (m, n)
+
+
+@op("_FusedMatMul", inputs=("a", "b", "bias"), attrs={"transpose_a": False, "transpose_b": False,
+                                                      "fused_ops": REQUIRED},
+    types=FLOAT_TYPES, shape=_fused_matmul_shape, not_differentiable=True, blas=True)
+def fused_matmul_kernel(xp, a, b, bias, *, transpose_a, transpose_b, fused_ops):
+    # TF's grappler remapper makes the same node (runtime/fusion.py does here, after gradients exist). On
+    # the CPU the bias add and activation run on each part's rows right after its GEMM, while in cache.
+    a, b = (a.T if transpose_a else a), (b.T if transpose_b else b)
+    epilogue = bias_epilogue(xp, bias, fused_ops)
+    if xp is np:
+        return threads.gemm(a, b, epilogue=epilogue)
+    out = xp.matmul(a, b)
+    epilogue(out)
+    return out
 
 
 def _mm(a: Tensor, b: Tensor, ta: bool, tb: bool) -> Tensor:

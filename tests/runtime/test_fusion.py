@@ -1,4 +1,5 @@
-"""Conv2D -> bias add -> Relu runs as one _FusedConv2D (TF's remapper), with the same results."""
+"""Conv2D or MatMul -> bias add -> Relu runs as one _FusedConv2D or _FusedMatMul (TF's remapper), with the
+same results."""
 
 from __future__ import annotations
 
@@ -91,3 +92,46 @@ def test_training_with_an_unknown_batch_fuses_and_shape_readers_follow():
     assert "_FusedConv2D" in fused_ops and "Conv2D" not in fused_ops
     for a, c in zip(*results):
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bias_add,relu,ta", [(True, True, False), (False, True, True), (False, False, False)])
+def test_fused_matmul_matches_unfused(bias_add, relu, ta):
+    rng = np.random.RandomState(1)
+    x = tf.placeholder(tf.float32, [20, None] if ta else [None, 20])
+    w = tf.constant(rng.randn(20, 300).astype(np.float32))
+    b = tf.placeholder(tf.float32, [300])
+    m = tf.matmul(x, w, transpose_a=ta)
+    y = tf.nn.bias_add(m, b) if bias_add else b + m
+    if relu:
+        y = tf.nn.relu(y)
+    xv = rng.randn(400, 20).astype(np.float32)  # big enough for the GEMM (and its epilogue) to split
+    feed = {x: xv.T.copy() if ta else xv, b: rng.randn(300).astype(np.float32)}
+    with tf.Session() as fused, tf.Session(config=OFF) as plain:
+        np.testing.assert_allclose(fused.run(y, feed), plain.run(y, feed), rtol=1e-5, atol=1e-5)
+        ops = _ops(fused, y, feed)
+    assert "_FusedMatMul" in ops and "MatMul" not in ops and ("Relu" in ops) is False
+
+
+def test_dense_layer_training_fuses_and_trains_the_same():
+    rng = np.random.RandomState(2)
+    data = rng.randn(64, 30).astype(np.float32)
+    target = rng.randn(64, 1).astype(np.float32)
+
+    def train(config):
+        g = tf.Graph()
+        with g.as_default():
+            tf.set_random_seed(3)
+            x = tf.placeholder(tf.float32, [None, 30])
+            h = tf.layers.dense(x, 40, activation=tf.nn.relu)
+            loss = tf.reduce_mean(tf.square(tf.layers.dense(h, 1) - target))
+            step = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+            with tf.Session(config=config) as sess:
+                sess.run(tf.global_variables_initializer())
+                losses = [sess.run([step, loss], {x: data})[1] for _ in range(20)]
+                return losses, _ops(sess, [step, loss], {x: data})
+
+    fused_losses, ops = train(None)
+    plain_losses, _ = train(OFF)
+    assert "_FusedMatMul" in ops  # the hidden layer's matmul + bias + relu (the relu output feeds ReluGrad)
+    np.testing.assert_allclose(fused_losses, plain_losses, rtol=1e-5)
+    assert fused_losses[-1] < fused_losses[0]

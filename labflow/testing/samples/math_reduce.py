@@ -207,6 +207,25 @@ def _matmul():
     return cases
 
 
+@samples("_FusedMatMul")
+def _fused_matmul():
+    # What runtime/fusion.py makes of `matmul(a, b) + bias` (and a Relu after it).
+    cases = []
+    for ta, tb in ((False, False), (True, False), (False, True)):
+        a = R.randn(*((4, 3) if ta else (3, 4)))
+        b = R.randn(*((5, 4) if tb else (4, 5)))
+        for ops in (["BiasAdd"], ["BiasAdd", "Relu"]):
+            def ref(x, y, bias, ta=ta, tb=tb, ops=ops):
+                z = (x.T if ta else x) @ (y.T if tb else y) + bias
+                return np.maximum(z, 0) if "Relu" in ops else z
+            cases.append(Case(lambda x, y, bias, ta=ta, tb=tb, ops=ops: make_tensor(
+                "_FusedMatMul", [x, y, bias], {"transpose_a": ta, "transpose_b": tb, "fused_ops": ops}),
+                [a, b, R.randn(5)], ref, dtypes=F16, grad=False, name=f"ta{int(ta)}_tb{int(tb)}_{'_'.join(ops)}"))
+    for c in cases:
+        c.unknown_shapes = False
+    return cases
+
+
 @samples("BatchMatMulV2")
 def _batch_matmul():
     return [
