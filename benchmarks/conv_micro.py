@@ -7,7 +7,10 @@ both see the same machine load. Prints one JSON line per (layer, batch, op):
   {"bench": "conv_micro", "layer": "conv2", "batch": 50, "op": "Conv2D", "labflow_ms": ..., "naive_ms": ...,
    "ratio": labflow/naive, "labflow_min_ms": ..., "naive_min_ms": ...}
 Medians are what the workloads see; minimums show the kernel's cost without interference (this
-2-core machine is shared). Usage: python benchmarks/conv_micro.py [--rounds N] [--quick]
+2-core machine is shared). Both sides run with BLAS's own threads, as in a step the intra-op tuner put
+in BLAS mode: called outside a step, labflow's kernels do not split their GEMMs over labflow's threads
+(backend/threads.py); the split step is what compare.py and overhead.py measure.
+Usage: python benchmarks/conv_micro.py [--rounds N] [--quick]
 """
 
 from __future__ import annotations

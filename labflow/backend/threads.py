@@ -234,9 +234,15 @@ def split(n: int, grain: int = 1, parts: int | None = None) -> list[tuple[int, i
     return [(n * i // p, n * (i + 1) // p) for i in range(p)]
 
 
-def parallel_for(n: int, fn: Callable[[int, int], Any], grain: int = 1) -> None:
+def gemm_parts() -> int:
+    """How many parts work that runs GEMMs may be split into: only while a step holds BLAS at one thread
+    (outside one, e.g. a kernel called directly, each part's BLAS call would start its own threads)."""
+    return num_threads() if _blas_depth else 1
+
+
+def parallel_for(n: int, fn: Callable[[int, int], Any], grain: int = 1, parts: int | None = None) -> None:
     """Calls fn(lo, hi) over contiguous ranges covering range(n), concurrently (see `split`, `run`)."""
-    ranges = split(n, grain)
+    ranges = split(n, grain, parts)
     run([lambda lo=lo, hi=hi: fn(lo, hi) for lo, hi in ranges])
 
 
@@ -353,7 +359,7 @@ def gemm(a: Any, b: Any, out: Any = None, epilogue: Callable[[Any], None] | None
     n = b.shape[1]
     if out is None:
         out = np.empty((m, n), dtype=np.result_type(a, b))
-    t = num_threads()
+    t = gemm_parts()
     if t <= 1 or m * n * k < GEMM_SPLIT_MACS or out.dtype.kind not in "fc" or getattr(_local, "inside", False):
         np.matmul(a, b, out=out)
     elif m >= _GEMM_MIN_SPLIT * 2:

@@ -183,7 +183,7 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epi
             if epilogue is not None:
                 epilogue(block)
 
-    batch_parts(xp, n, oh * ow * k * x.itemsize, part)
+    batch_parts(xp, n, oh * ow * k * x.itemsize, part, gemm=True)
     return out.astype(dtype, copy=False)
 
 
@@ -195,11 +195,13 @@ def _gemm(xp: Any, a: Any, b: Any, out: Any) -> None:
         xp.matmul(a, b, out=out)
 
 
-def batch_parts(xp: Any, n: int, item_bytes: int, part: Any) -> None:
+def batch_parts(xp: Any, n: int, item_bytes: int, part: Any, gemm: bool = False) -> None:
     """part(lo, hi) over batch ranges: on the CPU one balanced range per intra-op thread, each with at
-    least SPLIT_MIN_BYTES of work (`item_bytes` per batch item), so small batches are not split."""
+    least SPLIT_MIN_BYTES of work (`item_bytes` per batch item), so small batches are not split. Parts
+    that run GEMMs (`gemm`) split only while the step holds BLAS at one thread."""
     if xp is np and n >= 2:
-        threads.parallel_for(n, part, -(-SPLIT_MIN_BYTES // max(item_bytes, 1)))
+        threads.parallel_for(n, part, -(-SPLIT_MIN_BYTES // max(item_bytes, 1)),
+                             threads.gemm_parts() if gemm else None)
     else:
         part(0, n)
 
@@ -217,7 +219,8 @@ def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tup
         return xp.zeros(fshape, dtype=dtype)
     # Accumulated as [F, K] = dy^T @ lowered: measured faster than lowered^T @ dy (the long M
     # dimension is the reduction either way; this orientation packs the small dy^T panel once).
-    ranges = threads.split(n, -(-SPLIT_MIN_BYTES // (oh * ow * k * x.itemsize))) if xp is np else [(0, n)]
+    ranges = threads.split(n, -(-SPLIT_MIN_BYTES // (oh * ow * k * x.itemsize)), threads.gemm_parts()) \
+        if xp is np else [(0, n)]
     accs: list = [None] * len(ranges)
 
     def part(i: int, lo: int, hi: int) -> None:
@@ -294,5 +297,5 @@ def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tup
                     c0 = j * dil[1]
                     d[:, r0:r0 + (oh - 1) * sh + 1:sh, c0:c0 + (ow - 1) * sw + 1:sw] += lo_[:, :, :, i, j]
 
-    batch_parts(xp, n, oh * ow * k * dy.itemsize, part)
+    batch_parts(xp, n, oh * ow * k * dy.itemsize, part, gemm=True)
     return xp.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + wd])

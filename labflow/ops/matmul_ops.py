@@ -133,7 +133,8 @@ def batch_matmul_v2_kernel(xp, x, y, *, adj_x, adj_y):
         out = np.empty(x.shape[:-1] + y.shape[-1:], dtype=np.result_type(x, y))
         xs, ys = x.reshape((-1,) + x.shape[-2:]), y.reshape((-1,) + y.shape[-2:])
         os_ = out.reshape((-1,) + out.shape[-2:])
-        threads.parallel_for(len(xs), lambda lo, hi: np.matmul(xs[lo:hi], ys[lo:hi], out=os_[lo:hi]))
+        threads.parallel_for(len(xs), lambda lo, hi: np.matmul(xs[lo:hi], ys[lo:hi], out=os_[lo:hi]),
+                             parts=threads.gemm_parts())
         return out
     return xp.matmul(x, y)
 

@@ -100,9 +100,29 @@ def test_gemm_split_matches_matmul(two_threads, monkeypatch, m, k, n, ta, tb):
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
     a, b = (a.T if ta else a), (b.T if tb else b)
-    np.testing.assert_allclose(threads.gemm(a, b), a @ b, rtol=1e-5, atol=1e-4)
-    ai, bi = (a * 10).astype(np.int64), (b * 10).astype(np.int64)
-    np.testing.assert_array_equal(threads.gemm(ai, bi), ai @ bi)  # not BLAS: never split, still right
+    before = threads._splits
+    threads.step_begin()  # GEMMs split only while a step holds BLAS at one thread
+    try:
+        np.testing.assert_allclose(threads.gemm(a, b), a @ b, rtol=1e-5, atol=1e-4)
+        rows = [0]
+        np.testing.assert_allclose(threads.gemm(a, b, epilogue=lambda blk: rows.__setitem__(0, rows[0] + len(blk))),
+                                   a @ b, rtol=1e-5, atol=1e-4)
+        assert rows[0] == m  # the epilogue saw every output row once
+        ai, bi = (a * 10).astype(np.int64), (b * 10).astype(np.int64)
+        np.testing.assert_array_equal(threads.gemm(ai, bi), ai @ bi)  # not BLAS: never split, still right
+    finally:
+        threads.step_end()
+    assert threads._splits > before or min(m, n) < 64
+
+
+@needs_blas_control
+def test_gemm_outside_a_step_is_not_split(two_threads, monkeypatch):
+    # Outside a step BLAS keeps its own threads: splitting too would oversubscribe the cores.
+    monkeypatch.setattr(threads, "GEMM_SPLIT_MACS", 1)
+    a, b = np.ones((300, 50), np.float32), np.ones((50, 40), np.float32)
+    before = threads._splits
+    np.testing.assert_array_equal(threads.gemm(a, b), a @ b)
+    assert threads._splits == before
 
 
 def _work(seconds: float) -> None:
