@@ -99,14 +99,11 @@ def apply_gradient_descent_kernel(xp, var, alpha, delta, *, use_locking):
         # In cache-sized blocks split over the intra-op threads: no variable-sized temporary.
         vf, df = v.reshape(-1), np.ascontiguousarray(delta).reshape(-1)
 
-        def part(lo: int, hi: int) -> None:
-            tmp = np.empty(_ADAM_CHUNK, v.dtype)
-            for s in range(lo, hi, _ADAM_CHUNK):
-                e = min(hi, s + _ADAM_CHUNK)
-                np.multiply(df[s:e], alpha, out=tmp[:e - s])
-                vf[s:e] -= tmp[:e - s]
+        def block(s: int, e: int, tmp: np.ndarray) -> None:
+            np.multiply(df[s:e], alpha, out=tmp)
+            vf[s:e] -= tmp
 
-        threads.parallel_for(vf.size, part, 2 * _ADAM_CHUNK)
+        _in_blocks(vf.size, v.dtype, 1, block)
         return var
     v -= xp.multiply(delta, alpha)
     return var
@@ -197,14 +194,11 @@ def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2,
         g = np.ascontiguousarray(grad).reshape(-1)
         wf, mf, vf = w.reshape(-1), m_.reshape(-1), v_.reshape(-1)
 
-        def part(lo: int, hi: int) -> None:
-            t1, t2 = np.empty(_ADAM_CHUNK, w.dtype), np.empty(_ADAM_CHUNK, w.dtype)
-            for s in range(lo, hi, _ADAM_CHUNK):
-                e = min(hi, s + _ADAM_CHUNK)
-                _adam_block(xp, wf[s:e], mf[s:e], vf[s:e], g[s:e], t1[:e - s], t2[:e - s], alpha, beta1,
-                            beta2, epsilon, use_nesterov)
+        def block(s: int, e: int, t1: np.ndarray, t2: np.ndarray) -> None:
+            _adam_block(xp, wf[s:e], mf[s:e], vf[s:e], g[s:e], t1, t2, alpha, beta1, beta2, epsilon,
+                        use_nesterov)
 
-        threads.parallel_for(wf.size, part, 2 * _ADAM_CHUNK)
+        _in_blocks(wf.size, w.dtype, 2, block)
         return var
     _adam_block(xp, w, m_, v_, grad, xp.empty_like(w), xp.empty_like(w), alpha, beta1, beta2, epsilon,
                 use_nesterov)
@@ -215,6 +209,18 @@ def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2,
 # in 6.7 ms on two threads and 10.8 ms on one, 1 << 15 in 9.2 and 12.5 ms (fewer NumPy calls per element,
 # while the blocks still come from cache).
 _ADAM_CHUNK = 1 << 17
+
+
+def _in_blocks(n: int, dtype: Any, scratch: int, block: Any) -> None:
+    """block(s, e, *scratch) over [0, n) in _ADAM_CHUNK-element blocks, the blocks split over the intra-op
+    threads; each thread gets its own `scratch` temporaries of the block's length."""
+    def part(lo: int, hi: int) -> None:
+        bufs = [np.empty(_ADAM_CHUNK, dtype) for _ in range(scratch)]
+        for s in range(lo, hi, _ADAM_CHUNK):
+            e = min(hi, s + _ADAM_CHUNK)
+            block(s, e, *(b[:e - s] for b in bufs))
+
+    threads.parallel_for(n, part, 2 * _ADAM_CHUNK)
 
 
 def _adam_block(xp, w, m_, v_, grad, tmp, den, alpha, beta1, beta2, epsilon, use_nesterov):

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,15 +35,6 @@ from labflow.distributed.protos import worker_pb2
 W0, W1, PS = "/job:worker/replica:0/task:0", "/job:worker/replica:0/task:1", "/job:ps/replica:0/task:0"
 DETECT_S = 5.0  # the most a SIGKILLed task may take to fail the step (measured: a few ms)
 CLEAN_S = 2.0  # the most the survivors may take to drop the failed step
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    c = LocalCluster(ps=1, workers=2, start_timeout=90)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(autouse=True)
@@ -140,6 +132,13 @@ class _Runner(threading.Thread):
         return self.failed_at - killed_at
 
 
+def _training_and_blocked(sess: tf.Session, sess2: tf.Session, train: Any, hung: Any) -> tuple:
+    """Initializes, then starts a training loop in `sess` and a step blocked in a dequeue in `sess2`."""
+    sess.run(tf.global_variables_initializer())
+    return (_Runner(sess, train).start_and_wait(steps=3),
+            _Runner(sess2, hung, once=True).start_and_wait(blocked_s=0.3))
+
+
 def _kill(cluster: LocalCluster, task: str, sig: int = signal.SIGKILL) -> float:
     """Signals the task's process; returns when it was signalled (before the launcher reaps it)."""
     job, index = task.split("/")[1][4:], int(task.rsplit(":", 1)[1])
@@ -178,9 +177,7 @@ def test_sigkilled_worker_fails_training_and_blocked_steps_with_unavailable(clus
     m = _softmax("/job:worker/task:1")
     hung = _blocked_dequeue("/job:worker/task:1", "/job:worker/task:0")
     with tf.Session(cluster.target("worker", 0)) as sess, tf.Session(cluster.target("worker", 0)) as sess2:
-        sess.run(tf.global_variables_initializer())
-        trainer = _Runner(sess, m["train"]).start_and_wait(steps=3)
-        waiter = _Runner(sess2, hung, once=True).start_and_wait(blocked_s=0.3)
+        trainer, waiter = _training_and_blocked(sess, sess2, m["train"], hung)
         killed_at = _kill(cluster, W1)
         latency, hung_latency = trainer.finish(killed_at), waiter.finish(killed_at)
         print(f"\nworker SIGKILL -> UnavailableError: training step {latency * 1e3:.0f} ms, "
@@ -226,9 +223,7 @@ def test_sigkilled_master_task_cancels_its_steps_on_the_ps(cluster):
     hung = _blocked_dequeue("/job:ps/task:0", "/job:worker/task:1")
     address = cluster.task("worker", 1).address
     with tf.Session(cluster.target("worker", 1)) as sess, tf.Session(cluster.target("worker", 1)) as sess2:
-        sess.run(tf.global_variables_initializer())
-        trainer = _Runner(sess, m["train"]).start_and_wait(steps=3)
-        waiter = _Runner(sess2, hung, once=True).start_and_wait(blocked_s=0.3)
+        trainer, waiter = _training_and_blocked(sess, sess2, m["train"], hung)
         assert _status(cluster, PS).live_steps >= 1
         killed_at = _kill(cluster, W1)
         latency, hung_latency = trainer.finish(killed_at), waiter.finish(killed_at)

@@ -43,15 +43,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    c = LocalCluster(ps=1, workers=2, start_timeout=90)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
 def _counter_graph():
     with tf.device("/job:ps/task:0"):
         v = tf.Variable(0.0, name="counter")

@@ -48,49 +48,36 @@ def test_no_fusion_when_an_intermediate_is_used_elsewhere():
         assert "Conv2D" in _ops(sess, [c, y], feed)
 
 
+def _train_conv(config, xv: np.ndarray, known_batch: bool) -> tuple:
+    """Three SGD steps of relu(conv2d(x, w) + b); returns the final (w, b) and the plan's op types."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.constant(xv) if known_batch else tf.placeholder(tf.float32, [None, *xv.shape[1:]])
+        feed = None if known_batch else {x: xv}
+        w = tf.Variable(np.full((3, 3, 2, 3), 0.1, np.float32))
+        b = tf.Variable(tf.zeros([3]))
+        loss = tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME") + b))
+        train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train, feed)
+            return sess.run([w, b]), _ops(sess, train, feed)
+
+
 def test_training_through_a_fused_forward_matches():
-    rng = np.random.RandomState(1)
-    xv = rng.randn(4, 8, 8, 2).astype(np.float32)
-    results = []
-    for config in (None, OFF):
-        g = tf.Graph()
-        with g.as_default():
-            x = tf.constant(xv)
-            w = tf.Variable(rng.randn(3, 3, 2, 3).astype(np.float32) * 0 + 0.1)
-            b = tf.Variable(tf.zeros([3]))
-            loss = tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME") + b))
-            train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
-            with tf.Session(config=config) as sess:
-                sess.run(tf.global_variables_initializer())
-                for _ in range(3):
-                    sess.run(train)
-                results.append(sess.run([w, b]))
-    for a, b in zip(*results):
+    xv = np.random.RandomState(1).randn(4, 8, 8, 2).astype(np.float32)
+    (fused, _), (plain, _) = _train_conv(None, xv, True), _train_conv(OFF, xv, True)
+    for a, b in zip(fused, plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_training_with_an_unknown_batch_fuses_and_shape_readers_follow():
     """The gradient of `conv + b` reads Shape(conv) when the batch is unknown: it reads the fused output."""
-    rng = np.random.RandomState(2)
-    xv = rng.randn(4, 8, 8, 2).astype(np.float32)
-    results, fused_ops = [], None
-    for config in (None, OFF):
-        g = tf.Graph()
-        with g.as_default():
-            x = tf.placeholder(tf.float32, [None, 8, 8, 2])
-            w = tf.Variable(np.full((3, 3, 2, 3), 0.1, np.float32))
-            b = tf.Variable(tf.zeros([3]))
-            loss = tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME") + b))
-            train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
-            with tf.Session(config=config) as sess:
-                sess.run(tf.global_variables_initializer())
-                for _ in range(3):
-                    sess.run(train, {x: xv})
-                results.append(sess.run([w, b]))
-                if config is None:
-                    fused_ops = _ops(sess, train, {x: xv})
+    xv = np.random.RandomState(2).randn(4, 8, 8, 2).astype(np.float32)
+    (fused, fused_ops), (plain, _) = _train_conv(None, xv, False), _train_conv(OFF, xv, False)
     assert "_FusedConv2D" in fused_ops and "Conv2D" not in fused_ops
-    for a, c in zip(*results):
+    for a, c in zip(fused, plain):
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
 
 
