@@ -138,11 +138,12 @@ def check_fused_ops(op_type: str, fused_ops: list) -> None:
 
 
 def bias_epilogue(xp: Any, bias: Any, fused_ops: list) -> Any:
-    """In-place `block += bias` (+ the activation) for one [rows, channels] output block."""
+    """In-place `block += bias[cols]` (+ the activation) for one [rows, channels] output block whose
+    channels are the slice `cols` of the output's."""
     relu = "Relu" in fused_ops
 
-    def epilogue(block: Any) -> None:
-        xp.add(block, bias, out=block)
+    def epilogue(block: Any, cols: slice = slice(None)) -> None:
+        xp.add(block, bias[cols], out=block)
         if relu:
             xp.maximum(block, 0, out=block)
     return epilogue

@@ -93,7 +93,8 @@ def test_caller_does_the_work_when_workers_are_busy(two_threads):
 
 @needs_blas_control
 @pytest.mark.parametrize("m,k,n,ta,tb", [(300, 200, 100, False, False), (20, 400, 900, False, True),
-                                         (600, 30, 500, True, False), (40, 50, 40, False, False)])
+                                         (600, 30, 500, True, False), (40, 50, 40, False, False),
+                                         (64, 2100, 48, True, True), (50, 1500, 70, False, False)])
 def test_gemm_split_matches_matmul(two_threads, monkeypatch, m, k, n, ta, tb):
     monkeypatch.setattr(threads, "GEMM_SPLIT_MACS", 1)
     rng = np.random.default_rng(0)
@@ -104,15 +105,31 @@ def test_gemm_split_matches_matmul(two_threads, monkeypatch, m, k, n, ta, tb):
     threads.step_begin()  # GEMMs split only while a step holds BLAS at one thread
     try:
         np.testing.assert_allclose(threads.gemm(a, b), a @ b, rtol=1e-5, atol=1e-4)
-        rows = [0]
-        np.testing.assert_allclose(threads.gemm(a, b, epilogue=lambda blk: rows.__setitem__(0, rows[0] + len(blk))),
-                                   a @ b, rtol=1e-5, atol=1e-4)
-        assert rows[0] == m  # the epilogue saw every output row once
+        calls = []
+
+        def epilogue(block, cols):
+            np.add(block, bias[cols], out=block)  # the bias slice must line up with the block's columns
+            calls.append(block.size)
+
+        bias = np.arange(n, dtype=np.float32)
+        out = np.empty((m, n), np.float32)
+        threads.gemm(a, b, out=out, epilogue=epilogue)
+        np.testing.assert_allclose(out, a @ b + bias, rtol=1e-5, atol=1e-4)
+        assert sum(calls) == m * n  # every output element once
         ai, bi = (a * 10).astype(np.int64), (b * 10).astype(np.int64)
         np.testing.assert_array_equal(threads.gemm(ai, bi), ai @ bi)  # not BLAS: never split, still right
     finally:
         threads.step_end()
     assert threads._splits > before or min(m, n) < 64
+
+
+def test_gemm_splits_where_the_least_traffic_is_duplicated():
+    # The PTB softmax's products: forward, the input gradient, the weight gradient.
+    assert threads._gemm_axis(400, 200, 10000, 2) == "cols"
+    assert threads._gemm_axis(400, 10000, 200, 2) == "depth"
+    assert threads._gemm_axis(200, 400, 10000, 2) == "cols"
+    assert threads._gemm_axis(980, 800, 64, 2) == "rows"  # a convolution's lowered chunk
+    assert threads._gemm_axis(20, 100, 40, 2) is None  # nothing big enough to split
 
 
 @needs_blas_control
