@@ -7,6 +7,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     clip_ops,
     control_flow_ops,
     data_flow_ops,
+    fused_elementwise_ops,
     init_ops,
     io_ops,
     logging_ops,

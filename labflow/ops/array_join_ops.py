@@ -264,13 +264,14 @@ def _pieces(xp: Any, value: Any, axis: int, bounds: list[int]) -> Any:
 
     Plain slicing (xp.split costs ~20 us in Python), and a copy of every piece that is not already
     contiguous: splitting [20, 800] gate pre-activations along axis 1 gives strided views, on which
-    each later elementwise op takes NumPy's slow strided loop (sigmoid 20 us instead of 11 us).
+    each later elementwise op takes NumPy's slow strided loop (sigmoid 20 us instead of 11 us). A GPU
+    keeps the views: its kernels read strided memory at full speed, and each copy would be a launch.
     """
     lead = (slice(None),) * axis
     out = []
     for lo, hi in zip(bounds, bounds[1:]):
         piece = value[lead + (slice(lo, hi),)]
-        out.append(piece if piece.flags.c_contiguous else xp.ascontiguousarray(piece))
+        out.append(piece if piece.flags.c_contiguous or xp is not np else np.ascontiguousarray(piece))
     return _multi(out)
 
 

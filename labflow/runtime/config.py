@@ -30,10 +30,14 @@ class GPUOptions(_Options):
 
 
 class OptimizerOptions(_Options):
+    """TF's graph optimizer options. `global_jit_level` governs elementwise clustering (the part of XLA's
+    auto-clustering labflow does, runtime/elementwise_fusion.py): DEFAULT clusters GPU partitions, OFF
+    none, ON_1/ON_2 also CPU partitions when `cpu_global_jit` is set (as in TF)."""
+
     L1, L0 = 0, -1
     DEFAULT, OFF, ON_1, ON_2 = 0, -1, 1, 2
     _fields = {"do_common_subexpression_elimination": True, "do_constant_folding": True,
-               "opt_level": 0, "global_jit_level": 0}
+               "opt_level": 0, "global_jit_level": 0, "cpu_global_jit": False}
 
 
 class GraphOptions(_Options):
@@ -66,13 +70,16 @@ def config_to_proto(config: ConfigProto) -> Any:
     pb.graph_options.enable_bfloat16_sendrecv = bool(go.enable_bfloat16_sendrecv)
     pb.graph_options.optimizer_options.do_constant_folding = bool(go.optimizer_options.do_constant_folding)
     pb.graph_options.optimizer_options.opt_level = int(go.optimizer_options.opt_level)
+    pb.graph_options.optimizer_options.global_jit_level = int(go.optimizer_options.global_jit_level)
+    pb.graph_options.optimizer_options.cpu_global_jit = bool(go.optimizer_options.cpu_global_jit)
     return pb
 
 
 def config_from_proto(pb: Any, send_recv_dtype: str | None = None) -> ConfigProto:
     """A `ConfigProto` from TF's message (the inverse of `config_to_proto`)."""
     oo = pb.graph_options.optimizer_options
-    opts = OptimizerOptions(do_constant_folding=oo.do_constant_folding, opt_level=oo.opt_level)
+    opts = OptimizerOptions(do_constant_folding=oo.do_constant_folding, opt_level=oo.opt_level,
+                            global_jit_level=oo.global_jit_level, cpu_global_jit=oo.cpu_global_jit)
     graph = GraphOptions(optimizer_options=opts, enable_bfloat16_sendrecv=pb.graph_options.enable_bfloat16_sendrecv,
                          send_recv_dtype=send_recv_dtype or None)
     return ConfigProto(allow_soft_placement=pb.allow_soft_placement, log_device_placement=pb.log_device_placement,

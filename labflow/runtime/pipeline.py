@@ -9,7 +9,7 @@ from typing import Any
 
 from labflow import dtypes
 from labflow.framework.tensor import Operation, Tensor
-from labflow.runtime import partition, placer, prune, rewrite
+from labflow.runtime import elementwise_fusion, partition, placer, prune, rewrite
 from labflow.runtime.devices import Device
 
 _log = logging.getLogger("labflow.placement")
@@ -71,4 +71,7 @@ def plan_step(elements: list, feed_tensors: tuple | list, devices: list[Device],
     if opts.do_constant_folding and opts.opt_level != opts.L0:
         for p in parts:
             rewrite.optimize(p)
+    for p in parts:
+        if elementwise_fusion.enabled(p.device.device_type, opts):
+            elementwise_fusion.fuse_elementwise(p)
     return StepPlan(parts, decisions, from_feed, len(elements))

@@ -76,3 +76,30 @@ def test_benchmark_step_on_gpu_matches_cpu(workload, monkeypatch):
     gpu = build()
     got = [float(gpu()), float(gpu())]
     np.testing.assert_allclose(got, want, rtol=2e-3)
+
+
+def test_gpu_clusters_elementwise_ops_into_one_kernel_each():
+    # GPU partitions cluster elementwise ops by default (runtime/elementwise_fusion.py); OFF turns it off.
+    rng = np.random.RandomState(0)
+    g = tf.Graph()
+    with g.as_default(), tf.device("/gpu:0"):
+        x = tf.constant(rng.randn(6, 8).astype(np.float32))
+        w = tf.constant(rng.randn(16, 32).astype(np.float32) * 0.3)
+        h = c = tf.zeros([6, 8])
+        for _ in range(3):
+            i, j, f, o = tf.split(tf.matmul(tf.concat([x, h], 1), w), 4, axis=1)
+            c = c * tf.sigmoid(f) + tf.sigmoid(i) * tf.tanh(j)
+            h = tf.sigmoid(o) * tf.tanh(c)
+        grads = tf.gradients(tf.reduce_sum(h * h), [w])
+    got = {}
+    for level in (tf.OptimizerOptions.DEFAULT, tf.OptimizerOptions.OFF):
+        cfg = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+            global_jit_level=level)))
+        with tf.Session(graph=g, config=cfg) as sess:
+            md = tf.RunMetadata()
+            got[level] = sess.run([h, grads[0]], options=tf.RunOptions(output_partition_graphs=True),
+                                  run_metadata=md)
+            got[level].append(sum(n.op == "_FusedElementwise" for gd in md.partition_graphs for n in gd.node))
+    assert got[tf.OptimizerOptions.DEFAULT][2] >= 6 and got[tf.OptimizerOptions.OFF][2] == 0
+    for a, b in zip(got[tf.OptimizerOptions.DEFAULT][:2], got[tf.OptimizerOptions.OFF][:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,194 @@
+"""Elementwise clustering on partitions (what TF's XLA auto-clustering does for `global_jit_level`):
+connected elementwise nodes of one shape become one _FusedElementwise node, which a GPU runs as a
+single kernel (ops/fused_elementwise_ops.py).
+
+Why: on a GPU every node costs a launch and a Python dispatch (~10-20 us) whatever its size; an
+unrolled 2-layer LSTM's gate math is ~1000 such nodes per training step on [20, 200] values. On by
+default for GPU partitions; CPU partitions cluster only when asked (`global_jit_level` ON_1/ON_2 with
+`cpu_global_jit`), since NumPy runs a cluster op by op anyway.
+
+A cluster is a set of fusable nodes (EXPRESSIONS' op types, float16/32/64, one static output shape
+shared by the whole cluster (unknown dimensions allowed: the kernel checks the actual shapes), no
+control edges out) joined through data edges, such that no path
+leaves the cluster and comes back: that would make the fused node depend on itself. Each node's
+ancestors are kept as a bit set, so that check is a few integer ANDs per candidate merge. Values a
+non-member reads (other nodes, fetches, Sends) become the fused node's outputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from labflow import dtypes as _dt
+from labflow.framework import registry
+from labflow.ops.fused_elementwise_ops import EXPRESSIONS
+from labflow.runtime.partition import Partition, PNode
+
+_TYPES = (_dt.float16, _dt.float32, _dt.float64)
+# Past this many nodes a partition is not clustered: the ancestor sets grow with the square of it.
+_MAX_NODES = 60000
+
+
+def enabled(device_type: str, optimizer_options: Any) -> bool:
+    """Whether partitions of this device type are clustered under these OptimizerOptions."""
+    level = optimizer_options.global_jit_level
+    if level == optimizer_options.OFF:
+        return False
+    if device_type == "GPU":
+        return True
+    return level in (optimizer_options.ON_1, optimizer_options.ON_2) and bool(optimizer_options.cpu_global_jit)
+
+
+def _fusable(n: PNode, controlled: set[int]) -> bool:
+    if n.type not in EXPRESSIONS or n.opdef is None or len(n.out_dtypes) != 1 or id(n) in controlled:
+        return False
+    dt, shape = n.out_dtypes[0], n.out_dims[0]
+    if dt not in _TYPES or shape is None:
+        return False
+    return all(src.out_dtypes[k].base_dtype == dt for src, k in n.inputs)
+
+
+class _Cluster:
+    __slots__ = ("members", "mask")
+
+    def __init__(self, n: PNode, bit: int):
+        self.members = [n]
+        self.mask = bit
+
+
+def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
+    """Clusters `part`'s elementwise nodes in place; returns how many nodes were removed."""
+    nodes = part.nodes
+    if len(nodes) > _MAX_NODES:
+        return 0
+    controlled = {id(c) for n in nodes for c in n.control_inputs}
+    bit = {id(n): 1 << i for i, n in enumerate(nodes)}
+    anc: dict[int, int] = {}  # node -> bit set of every node it depends on
+    cluster: dict[int, _Cluster] = {}
+
+    def preds(n: PNode):
+        for src, _ in n.inputs:
+            yield src
+        yield from n.control_inputs
+
+    def acyclic(members: list[PNode], mask: int) -> bool:
+        # No value from outside the set may depend on a member: that path would come back in.
+        ids = {id(m) for m in members}
+        return not any(id(p) not in ids and anc[id(p)] & mask for m in members for p in preds(m))
+
+    for n in nodes:
+        a = 0
+        for p in preds(n):
+            a |= anc[id(p)] | bit[id(p)]
+        anc[id(n)] = a
+        if not _fusable(n, controlled):
+            continue
+        shape, dt = n.out_dims[0], n.out_dtypes[0]
+        cands = list({id(c): c for c in (cluster.get(id(src)) for src, _ in n.inputs)
+                      if c is not None and c.members[0].out_dims[0] == shape
+                      and c.members[0].out_dtypes[0] == dt}.values())
+        joined = None
+        # All neighbouring clusters at once if that is acyclic, else the biggest one that is.
+        choices = ([cands] if len(cands) > 1 else []) + [[c] for c in sorted(cands, key=lambda c: -len(c.members))]
+        for choice in choices:
+            members = [m for c in choice for m in c.members] + [n]
+            mask = bit[id(n)]
+            for c in choice:
+                mask |= c.mask
+            if acyclic(members, mask):
+                joined = choice[0]
+                for c in choice[1:]:
+                    joined.members.extend(c.members)
+                    joined.mask |= c.mask
+                    for m in c.members:
+                        cluster[id(m)] = joined
+                joined.members.append(n)
+                joined.mask |= bit[id(n)]
+                break
+        cluster[id(n)] = joined or _Cluster(n, bit[id(n)])
+
+    groups = {id(c): c for c in cluster.values() if len(c.members) >= min_size}
+    if not groups:
+        return 0
+    order = {id(n): i for i, n in enumerate(nodes)}
+    consumers: dict[int, list[PNode]] = {}
+    for n in nodes:
+        for src, _ in n.inputs:
+            consumers.setdefault(id(src), []).append(n)
+    removed: set[int] = set()
+    fused_nodes: list[PNode] = []
+    for c in groups.values():
+        f = _fused_node(sorted(c.members, key=lambda m: order[id(m)]), consumers)
+        if f is None:
+            continue
+        removed.update(id(m) for m in c.members)
+        order[id(f)] = max(order[id(m)] for m in c.members)
+        fused_nodes.append(f)
+    if not fused_nodes:
+        return 0
+    kept = [n for n in nodes if id(n) not in removed] + fused_nodes
+    part.nodes = _toposort(kept, order)
+    return len(nodes) - len(part.nodes)
+
+
+def _fused_node(members: list[PNode], consumers: dict[int, list[PNode]]) -> PNode | None:
+    ids = {id(m): i for i, m in enumerate(members)}
+    inputs: list[tuple[PNode, int]] = []
+    index: dict[tuple[int, int], int] = {}
+    for m in members:
+        for src, k in m.inputs:
+            if id(src) not in ids and (id(src), k) not in index:
+                index[(id(src), k)] = len(inputs)
+                inputs.append((src, k))
+    n_in = len(inputs)
+
+    def operand(src: PNode, k: int) -> int:
+        return n_in + ids[id(src)] if id(src) in ids else index[(id(src), k)]
+
+    program = [" ".join([m.type] + [str(operand(src, k)) for src, k in m.inputs]) for m in members]
+    outside = [[u for u in consumers.get(id(m), []) if id(u) not in ids] for m in members]
+    outputs = [i for i, users in enumerate(outside) if users]
+    if not outputs:
+        return None  # nothing reads any of it (elementwise ops have no effects)
+    last = members[-1]
+    opdef = registry.get("_FusedElementwise")
+    f = PNode(last.name, opdef.name, opdef, {"program": program, "outputs": [n_in + i for i in outputs],
+                                              "fused_names": [m.name for m in members]},
+              last.device, last.op, [members[i].out_dtypes[0] for i in outputs],
+              [members[i].out_dims[0] for i in outputs])
+    f.inputs = inputs
+    f.control_inputs = list(dict.fromkeys(c for m in members for c in m.control_inputs))
+    for out_idx, i in enumerate(outputs):
+        m = members[i]
+        for u in dict.fromkeys(outside[i]):
+            u.inputs = [(f, out_idx) if src is m else (src, k) for src, k in u.inputs]
+    return f
+
+
+def _toposort(nodes: list[PNode], order: dict[int, int]) -> list[PNode]:
+    """The nodes in dependency order, otherwise as close to `order` as possible (Kahn's algorithm)."""
+    ids = {id(n) for n in nodes}
+    waiting: dict[int, int] = {}
+    users: dict[int, list[PNode]] = {}
+    for n in nodes:
+        preds = {id(p) for p, _ in n.inputs} | {id(p) for p in n.control_inputs}
+        preds &= ids
+        waiting[id(n)] = len(preds)
+        for p in preds:
+            users.setdefault(p, []).append(n)
+    ready = [(order[id(n)], i, n) for i, n in enumerate(nodes) if waiting[id(n)] == 0]
+    heapq.heapify(ready)
+    out: list[PNode] = []
+    tie = len(nodes)
+    while ready:
+        _, _, n = heapq.heappop(ready)
+        out.append(n)
+        for u in users.get(id(n), []):
+            waiting[id(u)] -= 1
+            if waiting[id(u)] == 0:
+                tie += 1
+                heapq.heappush(ready, (order[id(u)], tie, u))
+    if len(out) != len(nodes):
+        raise AssertionError("elementwise fusion made a cycle")  # the acyclic() check rules this out
+    return out
