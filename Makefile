@@ -52,6 +52,7 @@ gpu-check:
 	-PYTHONPATH=. timeout 70 python3 benchmarks/torch_gpu_peer.py > $(GPU_OUT)/torch_gpu.jsonl 2> $(GPU_OUT)/torch_gpu.err
 	-PYTHONPATH=. timeout 150 python3 benchmarks/run.py --device gpu \
 	  --only softmax_regression,mlp,cnn,lstm_lm,inference_cnn > $(GPU_OUT)/labflow_gpu.jsonl 2> $(GPU_OUT)/labflow_gpu.err
+	-PYTHONPATH=. timeout 120 python3 benchmarks/step_profile.py --device gpu > $(GPU_OUT)/profile_gpu.jsonl 2> $(GPU_OUT)/profile_gpu.err
 	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \
 	  --junitxml=$(GPU_OUT)/gpu-tests.xml > $(GPU_OUT)/gpu-tests.txt 2>&1
 	tail -5 $(GPU_OUT)/gpu-tests.txt

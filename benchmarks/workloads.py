@@ -53,8 +53,17 @@ def _device():
     return tf.device(dev) if dev else tf.device(None)
 
 
+def _config() -> tf.ConfigProto:
+    # LABFLOW_BENCH_JIT (step_profile.py): "off" turns elementwise clustering off everywhere, "on" also
+    # clusters CPU partitions; unset or "default" keeps the session's default (GPU partitions only).
+    jit = os.environ.get("LABFLOW_BENCH_JIT", "default")
+    opts = tf.OptimizerOptions(global_jit_level={"off": tf.OptimizerOptions.OFF, "on": tf.OptimizerOptions.ON_1}
+                               .get(jit, tf.OptimizerOptions.DEFAULT), cpu_global_jit=jit == "on")
+    return tf.ConfigProto(allow_soft_placement=True, graph_options=tf.GraphOptions(optimizer_options=opts))
+
+
 def _session(g: tf.Graph) -> tf.Session:
-    s = tf.Session(graph=g, config=tf.ConfigProto(allow_soft_placement=True))
+    s = tf.Session(graph=g, config=_config())
     with g.as_default():
         s.run(tf.global_variables_initializer())
     return s

@@ -1,0 +1,95 @@
+"""Where one training step's time goes, per op type, with elementwise clustering on and off.
+
+Usage: python benchmarks/step_profile.py [--device gpu] [--only cnn,lstm_lm] [--top 12]
+Prints one JSON line per (workload, jit): the untraced median step time, the number of nodes the
+plans run, the FULL_TRACE kernel sum and the op types taking the most of it; on a GPU also the
+step's host time against its device time (cupyx.profiler.benchmark): a step whose device time is far
+below its host time is bound by launches and Python dispatch, not by the kernels.
+`jit` "default" is the session's default (GPU partitions clustered), "off" is global_jit_level OFF,
+"on" also clusters CPU partitions (ON_1 + cpu_global_jit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _nodes(step) -> int:
+    return sum(len(cp.nodes) for plan in step.session._cache.values() for cp in getattr(plan, "partitions", []))
+
+
+def profile(name: str, build, top: int, gpu: bool) -> dict:
+    import labflow as tf
+    step = build()
+    for _ in range(8):
+        step()
+    times = []
+    for _ in range(15):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    out = {"workload": name, "step_ms": round(statistics.median(times), 3), "nodes": _nodes(step)}
+    if gpu:
+        from cupyx.profiler import benchmark
+        r = benchmark(step, n_repeat=15, n_warmup=2)
+        out["host_ms"] = round(float(r.cpu_times.mean()) * 1e3, 3)
+        out["device_ms"] = round(float(r.gpu_times.mean()) * 1e3, 3)
+    opts = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    per_type: dict[str, list[float]] = collections.defaultdict(list)
+    counts: dict[str, int] = {}
+    for i in range(6):
+        md = tf.RunMetadata()
+        step(options=opts, run_metadata=md)
+        if i < 2:  # the traced plan's own warm-up
+            continue
+        run: dict[str, float] = collections.defaultdict(float)
+        n: dict[str, int] = collections.defaultdict(int)
+        for ds in md.step_stats.dev_stats:
+            for ns in ds.node_stats:
+                op = ns.timeline_label.split(" = ", 1)[-1].split("(", 1)[0] if ns.timeline_label else ns.node_name
+                run[op] += ns.all_end_rel_micros / 1e3
+                n[op] += 1
+        for op, ms in run.items():
+            per_type[op].append(ms)
+        counts = dict(n)
+    medians = {op: statistics.median(v) for op, v in per_type.items()}
+    out["kernel_sum_ms"] = round(sum(medians.values()), 3)
+    out["top"] = [[op, counts.get(op, 0), round(ms, 3)]
+                  for op, ms in sorted(medians.items(), key=lambda kv: -kv[1])[:top]]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--only", default="cnn,lstm_lm")
+    p.add_argument("--top", type=int, default=12)
+    p.add_argument("--jit", default="default,off", help="comma-separated: default, off, on")
+    args = p.parse_args(argv)
+    if args.device == "gpu":
+        os.environ["LABFLOW_BENCH_DEVICE"] = "/gpu:0"
+    import workloads
+    builds = dict(workloads.WORKLOADS)
+    for name in [w for w in args.only.split(",") if w]:
+        for jit in [j for j in args.jit.split(",") if j]:
+            os.environ["LABFLOW_BENCH_JIT"] = jit
+            try:
+                row = profile(name, builds[name], args.top, args.device == "gpu")
+            except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others
+                row = {"workload": name, "error": f"{type(e).__name__}: {e}"}
+            row["jit"], row["device"] = jit, args.device
+            print(json.dumps(row), flush=True)
+    os.environ.pop("LABFLOW_BENCH_JIT", None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
