@@ -21,6 +21,7 @@ from labflow.framework.tensor import Tensor
 from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, convert_to_tensor, dims, make_tensor, merge_dims
 from labflow.ops.state_ops import as_ref, check_ref, check_scalar
 from labflow.runtime.devices import deref
+from labflow.train import gpu_update_kernels
 
 # input name -> role: "ref" (variable or slot), "scalar" (hyperparameter), "dense" (like var), "grad", "idx"
 _SIGS = {
@@ -185,6 +186,9 @@ def apply_centered_rms_prop_kernel(xp, var, mg, ms, mom, lr, rho, momentum, epsi
 def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, *,
                       use_locking, use_nesterov):
     w, m_, v_ = deref(var), deref(m), deref(v)
+    if xp is not np and gpu_update_kernels.apply_adam(xp, w, m_, v_, beta1_power, beta2_power, lr, beta1, beta2,
+                                                      epsilon, grad, use_nesterov):
+        return var
     alpha = lr * xp.sqrt(1 - beta2_power) / (1 - beta1_power)
     if xp is np and w.size >= 2 * _ADAM_CHUNK and w.flags.c_contiguous and m_.flags.c_contiguous \
             and v_.flags.c_contiguous:
