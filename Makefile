@@ -32,6 +32,9 @@ browser-deps:
 test: $(STAMP) browser-deps
 	$(PY) -m ruff check labflow tests benchmarks
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@# The GPU tests again on the emulated GPU (labflow/testing/emulated_gpu.py): every GPU code path's
+	@# Python side, wherever no real GPU is (where one is, the run above already ran them on it).
+	LABFLOW_EMULATED_GPU=1 $(PY) -m pytest -q -p no:cacheprovider tests/gpu
 
 lint: $(STAMP)
 	$(PY) -m ruff check labflow tests benchmarks

@@ -1,12 +1,15 @@
 """Where one training step's time goes, per op type, with elementwise clustering on and off.
 
-Usage: python benchmarks/step_profile.py [--device gpu] [--only cnn,lstm_lm] [--top 12]
+Usage: python benchmarks/step_profile.py [--device gpu | --emulate] [--only cnn,lstm_lm] [--top 12]
 Prints one JSON line per (workload, jit): the untraced median step time, the number of nodes the
 plans run, the FULL_TRACE kernel sum and the op types taking the most of it; on a GPU also the
 step's host time against its device time (cupyx.profiler.benchmark): a step whose device time is far
 below its host time is bound by launches and Python dispatch, not by the kernels.
 `jit` "default" is the session's default (GPU partitions clustered), "off" is global_jit_level OFF,
 "on" also clusters CPU partitions (ON_1 + cpu_global_jit).
+`--emulate` runs the GPU steps on labflow.testing.emulated_gpu instead (no GPU needed) and reports
+kernel launches per step, in total and per op type, instead of times: the dispatch cost a GPU step
+pays, ~5-10 us of host time per launch in CuPy.
 """
 
 from __future__ import annotations
@@ -24,6 +27,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def _nodes(step) -> int:
     return sum(len(cp.nodes) for plan in step.session._cache.values() for cp in getattr(plan, "partitions", []))
+
+
+def launches(name: str, build, top: int, emu) -> dict:
+    import labflow as tf
+    step = build()
+    for _ in range(3):
+        step()
+    emu.reset()
+    step()
+    out = {"workload": name, "launches": emu.launches, "transfers": emu.transfers, "nodes": _nodes(step)}
+    step(options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=tf.RunMetadata())
+    emu.reset()
+    md = tf.RunMetadata()
+    step(options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=md)
+    per_type: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for _, op, n in emu.node_launches(md):
+        per_type[op][0] += 1
+        per_type[op][1] += n
+    out["top"] = [[op, k, n] for op, (k, n) in sorted(per_type.items(), key=lambda kv: -kv[1][1])[:top]]
+    return out
 
 
 def profile(name: str, build, top: int, gpu: bool) -> dict:
@@ -73,20 +96,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="cnn,lstm_lm")
     p.add_argument("--top", type=int, default=12)
     p.add_argument("--jit", default="default,off", help="comma-separated: default, off, on")
+    p.add_argument("--emulate", action="store_true", help="count launches on the emulated GPU")
     args = p.parse_args(argv)
-    if args.device == "gpu":
+    if args.device == "gpu" or args.emulate:
         os.environ["LABFLOW_BENCH_DEVICE"] = "/gpu:0"
+    import contextlib
+
     import workloads
+
+    from labflow.testing.emulated_gpu import emulated_gpu
     builds = dict(workloads.WORKLOADS)
-    for name in [w for w in args.only.split(",") if w]:
-        for jit in [j for j in args.jit.split(",") if j]:
-            os.environ["LABFLOW_BENCH_JIT"] = jit
-            try:
-                row = profile(name, builds[name], args.top, args.device == "gpu")
-            except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others
-                row = {"workload": name, "error": f"{type(e).__name__}: {e}"}
-            row["jit"], row["device"] = jit, args.device
-            print(json.dumps(row), flush=True)
+    with emulated_gpu() if args.emulate else contextlib.nullcontext() as emu:
+        for name in [w for w in args.only.split(",") if w]:
+            for jit in [j for j in args.jit.split(",") if j]:
+                os.environ["LABFLOW_BENCH_JIT"] = jit
+                try:
+                    row = launches(name, builds[name], args.top, emu) if emu else \
+                        profile(name, builds[name], args.top, args.device == "gpu")
+                except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others
+                    row = {"workload": name, "error": f"{type(e).__name__}: {e}"}
+                row["jit"], row["device"] = jit, "emulated_gpu" if emu else args.device
+                print(json.dumps(row), flush=True)
     os.environ.pop("LABFLOW_BENCH_JIT", None)
     return 0
 

@@ -19,6 +19,22 @@ def _fresh_default_graph():
         s = tf.get_default_session()
 
 
+def pytest_configure(config):
+    # LABFLOW_EMULATED_GPU=1 runs the GPU tests on labflow.testing.emulated_gpu where no GPU is: the
+    # Python side of every GPU code path, with NumPy doing the arithmetic (see that module).
+    from labflow.backend import cuda
+    if os.environ.get("LABFLOW_EMULATED_GPU") == "1" and not cuda.is_available():
+        from labflow.testing.emulated_gpu import emulated_gpu
+        config._labflow_emulation = emulated_gpu()
+        config._labflow_emulation.__enter__()
+
+
+def pytest_unconfigure(config):
+    emulation = getattr(config, "_labflow_emulation", None)
+    if emulation is not None:
+        emulation.__exit__(None, None, None)
+
+
 def pytest_collection_modifyitems(config, items):
     from labflow.backend import cuda
     if cuda.is_available():
