@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from labflow import dtypes as _dt
 from labflow.framework.constant_value import constant_shape, constant_value  # noqa: F401 - re-export
 from labflow.framework.convert import convert_same_dtype, convert_to_tensor  # noqa: F401 - re-export
@@ -110,11 +112,12 @@ def same_shape(ins: list, attrs: dict) -> tuple:
 
 
 def sum_leading(xp, x, axes, keepdims: bool = False):
-    """Sum over `axes`; when they are exactly the leading axes of a large float32/64 C-contiguous array
-    (bias gradients: [N,H,W,C] -> [C]) it is one GEMV `ones @ x.reshape(rows, C)`, 3-5x faster than
-    NumPy's reduction there. Anything else is a plain `xp.sum`."""
+    """Sum over `axes`; when they are exactly the leading axes of a large float32/64 C-contiguous NumPy
+    array (bias gradients: [N,H,W,C] -> [C]) it is one GEMV `ones @ x.reshape(rows, C)`, 3-5x faster
+    than NumPy's reduction there. Anything else is a plain `xp.sum`."""
     ax = tuple(sorted(a % x.ndim for a in axes)) if isinstance(axes, tuple) else None
-    if (ax and not keepdims and ax == tuple(range(len(ax))) and len(ax) < x.ndim and x.size >= 4096
+    # Only NumPy: on a GPU the reduction is one kernel, the GEMV two (the ones vector, then cuBLAS).
+    if (xp is np and ax and not keepdims and ax == tuple(range(len(ax))) and len(ax) < x.ndim and x.size >= 4096
             and x.dtype in (xp.float32, xp.float64) and x.flags.c_contiguous):
         rows = 1
         for a in ax:

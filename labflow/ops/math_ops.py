@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import ml_dtypes
+import numpy as np
 
 from labflow import dtypes as _dt
 from labflow.framework.gradients import unbroadcast
@@ -335,10 +336,25 @@ def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:
 
 
 # -- AddN -------------------------------------------------------------------------------------------
+# Inputs per fused AddN kernel on a GPU: each array argument takes ~80 bytes of the kernel's 4 KB of
+# parameters (pointer, size, shape and strides).
+_ADDN_PER_KERNEL = 16
+
+
 @op("AddN", inputs=("*inputs",), attrs={"N": 1}, types=NUMERIC_TYPES, shape=same_shape)
 def add_n_kernel(xp, *inputs):
     if len(inputs) == 1:
         return inputs[0]
+    if xp is not np and len(inputs) > 2 and inputs[0].dtype.kind == "f" and all(
+            t.shape == inputs[0].shape and t.dtype == inputs[0].dtype for t in inputs):
+        # On a GPU each add is a launch: sum up to _ADDN_PER_KERNEL inputs per fused kernel instead.
+        from labflow.ops.fused_elementwise_ops import compiled
+        out = None
+        for lo in range(0, len(inputs), _ADDN_PER_KERNEL):
+            part = ([out] if out is not None else []) + list(inputs[lo:lo + _ADDN_PER_KERNEL])
+            out = part[0] if len(part) == 1 else compiled(
+                xp, [" ".join(["AddN"] + [str(i) for i in range(len(part))])], [len(part)], len(part))(*part)
+        return out
     out = xp.add(inputs[0], inputs[1])
     if out.ndim:
         for t in inputs[2:]:

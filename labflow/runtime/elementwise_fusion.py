@@ -26,6 +26,9 @@ from labflow.ops.fused_elementwise_ops import EXPRESSIONS
 from labflow.runtime.partition import Partition, PNode
 
 _TYPES = (_dt.float16, _dt.float32, _dt.float64)
+# Most array arguments (inputs + outputs) of one fused kernel: each takes ~80 bytes of a CUDA kernel's
+# 4 KB of parameters (pointer, size, shape and strides), and CuPy adds its own.
+MAX_ARGS = 32
 # Past this many nodes a partition is not clustered: the ancestor sets grow with the square of it.
 _MAX_NODES = 60000
 
@@ -72,9 +75,12 @@ def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
             yield src
         yield from n.control_inputs
 
-    def acyclic(members: list[PNode], mask: int) -> bool:
-        # No value from outside the set may depend on a member: that path would come back in.
+    def joinable(members: list[PNode], mask: int) -> bool:
+        # No value from outside the set may depend on a member: that path would come back in. And the
+        # kernel's inputs must leave room for its outputs among MAX_ARGS.
         ids = {id(m) for m in members}
+        if len({(id(src), k) for m in members for src, k in m.inputs if id(src) not in ids}) > MAX_ARGS * 2 // 3:
+            return False
         return not any(id(p) not in ids and anc[id(p)] & mask for m in members for p in preds(m))
 
     for n in nodes:
@@ -96,7 +102,7 @@ def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
             mask = bit[id(n)]
             for c in choice:
                 mask |= c.mask
-            if acyclic(members, mask):
+            if joinable(members, mask):
                 joined = choice[0]
                 for c in choice[1:]:
                     joined.members.extend(c.members)
@@ -142,6 +148,8 @@ def _fused_node(members: list[PNode], consumers: dict[int, list[PNode]]) -> PNod
                 index[(id(src), k)] = len(inputs)
                 inputs.append((src, k))
     n_in = len(inputs)
+    if n_in > MAX_ARGS - 1:
+        return None
 
     def operand(src: PNode, k: int) -> int:
         return n_in + ids[id(src)] if id(src) in ids else index[(id(src), k)]
@@ -149,8 +157,8 @@ def _fused_node(members: list[PNode], consumers: dict[int, list[PNode]]) -> PNod
     program = [" ".join([m.type] + [str(operand(src, k)) for src, k in m.inputs]) for m in members]
     outside = [[u for u in consumers.get(id(m), []) if id(u) not in ids] for m in members]
     outputs = [i for i, users in enumerate(outside) if users]
-    if not outputs:
-        return None  # nothing reads any of it (elementwise ops have no effects)
+    if not outputs or n_in + len(outputs) > MAX_ARGS:
+        return None  # nothing reads any of it (elementwise ops have no effects), or too many arguments
     last = members[-1]
     opdef = registry.get("_FusedElementwise")
     f = PNode(last.name, opdef.name, opdef, {"program": program, "outputs": [n_in + i for i in outputs],

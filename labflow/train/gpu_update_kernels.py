@@ -19,32 +19,47 @@ m += (grad - m) * (one - beta1);
 v += (grad * grad - v) * (one - beta2);
 w -= alpha * ({update}) / (sqrt(v) + epsilon);
 """
+_SGD = "w -= delta * alpha;"
 _kernels: dict[tuple, Any] = {}
 _broken: set[tuple] = set()
+
+
+def _launch(xp: Any, key: tuple, make: Any, w: Any, arrays: list, scalars: list, outs: list) -> bool:
+    """Runs the kernel `make()` builds (once per key) on arrays + scalars (cast to w's dtype) + outs;
+    False when it cannot run here (see apply_adam)."""
+    if key in _broken or str(w.dtype) not in ("float32", "float64") or any(
+            a.dtype != w.dtype or a.shape != w.shape for a in arrays + outs):
+        return False
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = make()
+    try:
+        kernel(*arrays, *[xp.asarray(s, dtype=w.dtype) for s in scalars], *outs)
+    except Exception as e:  # noqa: BLE001 - a compile failure must not fail training: fall back
+        if type(e).__name__ not in ("CompileException", "CUDADriverError", "NVRTCError"):
+            raise
+        _broken.add(key)
+        _log.warning("labflow: the one-kernel %s update did not compile (%s); using the generic update", key[0], e)
+        return False
+    return True
 
 
 def apply_adam(xp: Any, w: Any, m: Any, v: Any, beta1_power: Any, beta2_power: Any, lr: Any, beta1: Any,
                beta2: Any, epsilon: Any, grad: Any, use_nesterov: bool) -> bool:
     """Runs the Adam update of `w`, `m`, `v` in place as one kernel; False when it cannot (a dtype
     without a kernel here, or a kernel that failed to compile: the caller runs the generic update)."""
-    key = ("adam", bool(use_nesterov), str(w.dtype))
-    if key in _broken or str(w.dtype) not in ("float32", "float64") or grad.dtype != w.dtype or not (
-            w.shape == m.shape == v.shape == grad.shape):
-        return False
-    kernel = _kernels.get(key)
-    if kernel is None:
+    def make() -> Any:
         update = "grad * (one - beta1) + beta1 * m" if use_nesterov else "m"
-        kernel = _kernels[key] = xp.ElementwiseKernel(
+        return xp.ElementwiseKernel(
             "T grad, T lr, T beta1_power, T beta2_power, T beta1, T beta2, T epsilon", "T w, T m, T v",
             _ADAM.format(update=update), f"labflow_apply_adam{'_nesterov' if use_nesterov else ''}")
-    dt = w.dtype
-    scalars = [xp.asarray(s, dtype=dt) for s in (lr, beta1_power, beta2_power, beta1, beta2, epsilon)]
-    try:
-        kernel(grad, *scalars, w, m, v)
-    except Exception as e:  # noqa: BLE001 - a compile failure must not fail training: fall back
-        if type(e).__name__ not in ("CompileException", "CUDADriverError", "NVRTCError"):
-            raise
-        _broken.add(key)
-        _log.warning("labflow: the one-kernel Adam update did not compile (%s); using the generic update", e)
-        return False
-    return True
+    return _launch(xp, ("adam", bool(use_nesterov), str(w.dtype)), make, w, [grad],
+                   [lr, beta1_power, beta2_power, beta1, beta2, epsilon], [w, m, v])
+
+
+def apply_gradient_descent(xp: Any, w: Any, alpha: Any, delta: Any) -> bool:
+    """`w -= delta * alpha` in place as one kernel (the generic update is two launches); False as for
+    apply_adam."""
+    def make() -> Any:
+        return xp.ElementwiseKernel("T delta, T alpha", "T w", _SGD, "labflow_apply_gradient_descent")
+    return _launch(xp, ("gradient descent", str(w.dtype)), make, w, [delta], [alpha], [w])

@@ -106,6 +106,8 @@ def apply_gradient_descent_kernel(xp, var, alpha, delta, *, use_locking):
 
         _in_blocks(vf.size, v.dtype, 1, block)
         return var
+    if xp is not np and gpu_update_kernels.apply_gradient_descent(xp, v, alpha, delta):
+        return var
     v -= xp.multiply(delta, alpha)
     return var
 
