@@ -140,6 +140,16 @@ def check_fused_ops(op_type: str, fused_ops: list) -> None:
                          f"{', '.join(FUSABLE_ACTIVATIONS)})")
 
 
+def bias_activation_kernel(xp: Any, fused_ops: list) -> Any | None:
+    """On a GPU, with an activation: `fn(product, bias)` doing the bias add and activation as one fused
+    kernel (in place they are a launch each). None elsewhere: the in-place epilogue is used."""
+    if xp is np or len(fused_ops) < 2:
+        return None
+    from labflow.ops.fused_elementwise_ops import evaluate
+    program = ["Add 0 1"] + [f"{act} {i + 2}" for i, act in enumerate(fused_ops[1:])]
+    return lambda product, bias: evaluate(xp, program, [len(program) + 1], product, bias)
+
+
 def bias_epilogue(xp: Any, bias: Any, fused_ops: list) -> Any:
     """In-place `block += bias[cols]` (+ the activation) for one [rows, channels] output block whose
     channels are the slice `cols` of the output's."""

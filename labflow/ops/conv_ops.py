@@ -18,6 +18,7 @@ from labflow.ops import conv_kernels as K
 from labflow.ops.common import (
     FLOAT_TYPES,
     base,
+    bias_activation_kernel,
     bias_epilogue,
     check_fused_ops,
     constant_shape,
@@ -208,6 +209,9 @@ def fused_conv2d_kernel(xp, input, filter, bias, *, strides, padding, explicit_p
     x = kernel_in(xp, input, data_format)
     s, d, pads, _, _ = _conv_params(x.shape[1:3], filter.shape[:2], strides, padding, explicit_paddings,
                                     data_format, dilations)
+    fused = bias_activation_kernel(xp, fused_ops)
+    if fused is not None:
+        return kernel_out(xp, fused(K.conv2d(xp, x, filter, s, d, pads), bias), data_format)
     return kernel_out(xp, K.conv2d(xp, x, filter, s, d, pads, bias_epilogue(xp, bias, fused_ops)), data_format)
 
 

@@ -36,6 +36,7 @@ EXPRESSIONS: dict[str, tuple[int, str]] = {
     "Neg": (1, "-{0}"),
     "Square": (1, "{0} * {0}"),
     "Exp": (1, "xp.exp({0})"),
+    "Log": (1, "xp.log({0})"),
     "Tanh": (1, "xp.tanh({0})"),
     "Floor": (1, "xp.floor({0})"),
     "Relu": (1, "xp.maximum({0}, 0)"),
@@ -133,10 +134,9 @@ def fits_one_kernel(shapes: list[tuple], program: list[str], outputs: list[int])
     return all(values[o] == full for o in outputs)
 
 
-@op("_FusedElementwise", inputs=("*inputs",), attrs={"program": REQUIRED, "outputs": REQUIRED, "fused_names": []},
-    types=(_dt.float16, _dt.float32, _dt.float64), shape=_shape, not_differentiable=True,
-    outputs=lambda attrs, n: len(attrs["outputs"]))
-def fused_elementwise_kernel(xp, *inputs, program, outputs):
+def evaluate(xp: Any, program: list[str], outputs: list[int], *inputs: Any) -> Any:
+    """Runs a program on arrays (one kernel on a GPU when the shapes allow); its output, or a tuple of
+    them, in the first input's dtype. Kernels with a GPU fast path call this too (AddN, ReluGrad, ...)."""
     fuse = xp is not np and fits_one_kernel([x.shape for x in inputs], program, outputs)
     results = compiled(xp, program, outputs, len(inputs), fuse)(*inputs)
     dt = inputs[0].dtype
@@ -145,3 +145,10 @@ def fused_elementwise_kernel(xp, *inputs, program, outputs):
     if len(outputs) == 1:
         return results if results.dtype == dt else results.astype(dt)
     return tuple(r if r.dtype == dt else r.astype(dt) for r in results)
+
+
+@op("_FusedElementwise", inputs=("*inputs",), attrs={"program": REQUIRED, "outputs": REQUIRED, "fused_names": []},
+    types=(_dt.float16, _dt.float32, _dt.float64), shape=_shape, not_differentiable=True,
+    outputs=lambda attrs, n: len(attrs["outputs"]))
+def fused_elementwise_kernel(xp, *inputs, program, outputs):
+    return evaluate(xp, program, outputs, *inputs)

@@ -348,12 +348,12 @@ def add_n_kernel(xp, *inputs):
     if xp is not np and len(inputs) > 2 and inputs[0].dtype.kind == "f" and all(
             t.shape == inputs[0].shape and t.dtype == inputs[0].dtype for t in inputs):
         # On a GPU each add is a launch: sum up to _ADDN_PER_KERNEL inputs per fused kernel instead.
-        from labflow.ops.fused_elementwise_ops import compiled
+        from labflow.ops.fused_elementwise_ops import evaluate
         out = None
         for lo in range(0, len(inputs), _ADDN_PER_KERNEL):
             part = ([out] if out is not None else []) + list(inputs[lo:lo + _ADDN_PER_KERNEL])
-            out = part[0] if len(part) == 1 else compiled(
-                xp, [" ".join(["AddN"] + [str(i) for i in range(len(part))])], [len(part)], len(part))(*part)
+            out = part[0] if len(part) == 1 else evaluate(
+                xp, [" ".join(["AddN"] + [str(i) for i in range(len(part))])], [len(part)], *part)
         return out
     out = xp.add(inputs[0], inputs[1])
     if out.ndim:

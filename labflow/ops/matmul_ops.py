@@ -16,7 +16,16 @@ from labflow.framework.gradients import unbroadcast
 from labflow.framework.registry import REQUIRED, op
 from labflow.framework.shapes import broadcast_dims
 from labflow.framework.tensor import Tensor
-from labflow.ops.common import COMPLEX_TYPES, FLOAT_TYPES, base, bias_epilogue, check_fused_ops, dims, make_tensor
+from labflow.ops.common import (
+    COMPLEX_TYPES,
+    FLOAT_TYPES,
+    base,
+    bias_activation_kernel,
+    bias_epilogue,
+    check_fused_ops,
+    dims,
+    make_tensor,
+)
 from labflow.ops.math_helpers import T, convert_args, op_scope
 
 __all__ = ["matmul"]
@@ -78,6 +87,9 @@ def fused_matmul_kernel(xp, a, b, bias, *, transpose_a, transpose_b, fused_ops):
     epilogue = bias_epilogue(xp, bias, fused_ops)
     if xp is np:
         return threads.gemm(a, b, epilogue=epilogue)
+    fused = bias_activation_kernel(xp, fused_ops)
+    if fused is not None:
+        return fused(xp.matmul(a, b), bias)
     out = xp.matmul(a, b)
     epilogue(out)
     return out

@@ -59,6 +59,8 @@ def softmax_xent_kernel(xp, features, labels):
                                           f"{_shape_list(fs)} labels_size={_shape_list(ls)}")
     if xp is np and fs == ls and fs[-1]:
         return _softmax_xent_cpu(upcast(xp, features), upcast(xp, labels), features.dtype)
+    if xp is not np and fs[-1]:
+        return _softmax_xent_gpu(xp, upcast(xp, features), upcast(xp, labels), features.dtype)
     logp = log_softmax_last(xp, upcast(xp, features))
     y = upcast(xp, labels)
     loss = -xp.sum(y * logp, axis=-1)
@@ -78,6 +80,18 @@ def _softmax_xent_cpu(x: np.ndarray, y: np.ndarray, dtype: Any) -> tuple:
     e /= total
     e -= y
     return loss.astype(dtype, copy=False), e.astype(dtype, copy=False)
+
+
+def _softmax_xent_gpu(xp: Any, x: Any, y: Any, dtype: Any) -> tuple:
+    # The same math with its elementwise passes fused: 6 kernel launches instead of 11.
+    from labflow.ops.fused_elementwise_ops import evaluate
+    m = xp.max(x, axis=-1, keepdims=True)
+    e = evaluate(xp, ["Sub 0 1", "Exp 2"], [3], x, m)  # exp(x - max)
+    total = xp.sum(e, axis=-1, keepdims=True)
+    back = evaluate(xp, ["RealDiv 0 1", "Sub 3 2"], [4], e, total, y)  # softmax - labels
+    # labels * -log softmax = labels * (log(total) - (x - max))
+    loss = xp.sum(evaluate(xp, ["Log 3", "Sub 1 2", "Sub 4 5", "Mul 0 6"], [7], y, x, m, total), axis=-1)
+    return loss.astype(dtype, copy=False), back.astype(dtype, copy=False)
 
 
 def _xent_grad_common(op, grad_loss, grad_grad):
