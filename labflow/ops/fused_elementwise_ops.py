@@ -13,6 +13,7 @@ The cluster is a tiny program over the node's inputs: `program` lists one instru
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import numpy as np
@@ -103,6 +104,7 @@ def source(program: list[str], outputs: list[int], n_inputs: int) -> str:
 
 
 _compiled: dict[tuple, Callable] = {}
+_log = logging.getLogger("labflow.gpu")
 
 
 def compiled(xp: Any, program: list[str], outputs: list[int], n_inputs: int, fuse: bool = True) -> Callable:
@@ -116,9 +118,25 @@ def compiled(xp: Any, program: list[str], outputs: list[int], n_inputs: int, fus
         exec(compile(source(program, outputs, n_inputs), "<labflow _FusedElementwise>", "exec"), scope)
         fn = scope["fused"]
         if fuse:
-            fn = xp.fuse(kernel_name="labflow_fused_elementwise")(fn)
+            fn = _guarded(key, xp.fuse(kernel_name="labflow_fused_elementwise")(fn), fn)
         _compiled[key] = fn
     return fn
+
+
+def _guarded(key: tuple, fused: Callable, plain: Callable) -> Callable:
+    """`fused`, falling back for good to `plain` (the same ops, one launch each) if it ever raises where
+    `plain` does not: a program the installed CuPy cannot fuse or compile must cost speed, not the run.
+    An error `plain` raises too is the inputs' fault and propagates."""
+    def call(*inputs: Any) -> Any:
+        try:
+            return fused(*inputs)
+        except Exception as e:  # noqa: BLE001 - decided by running the plain version below
+            result = plain(*inputs)
+            _compiled[key] = plain
+            _log.warning("labflow: cupy.fuse failed on %s (%s: %s); running its ops one by one",
+                         key[2], type(e).__name__, e)
+            return result
+    return call
 
 
 def fits_one_kernel(shapes: list[tuple], program: list[str], outputs: list[int]) -> bool:

@@ -162,3 +162,25 @@ def test_fused_partition_survives_a_graph_def_round_trip():
     executor.compile_partition(back).fn([np.array([0.5, -1.0], np.float32)], out, None)
     av = np.array([0.5, -1.0])
     np.testing.assert_allclose(out[0], np.tanh(av) / (1 + np.exp(-av)), rtol=1e-6)
+
+
+def test_a_program_cupy_cannot_fuse_runs_op_by_op(monkeypatch):
+    from labflow.testing.emulated_gpu import emulated_gpu
+    monkeypatch.setattr(fe, "_compiled", {})
+    with emulated_gpu() as emu:
+        cp = emu.module
+
+        def no_fuse(kernel_name=None):
+            def deco(fn):
+                def call(*a):
+                    raise NotImplementedError("this CuPy cannot fuse it")
+                return call
+            return deco
+        monkeypatch.setattr(cp, "fuse", no_fuse, raising=False)
+        x = cp.asarray(np.array([0.5, -1.0], np.float32))
+        for _ in range(2):
+            out = fe.evaluate(cp, ["Tanh 0", "Mul 1 0"], [2], x)
+            np.testing.assert_allclose(cp.asnumpy(out), np.tanh([0.5, -1.0]) * [0.5, -1.0], rtol=1e-6)
+        assert emu.by_kind["tanh"] == 2  # fell back once, then ran plain without trying to fuse again
+        with pytest.raises(ValueError):  # an error of the inputs' own still propagates
+            fe.evaluate(cp, ["Mul 0 1"], [2], x, cp.asarray(np.ones(3, np.float32)))

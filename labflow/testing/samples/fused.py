@@ -27,6 +27,8 @@ def _inputs(op_type: str, arity: int) -> list:
     shape = (3, 4)
     if op_type == "RealDiv":
         return [R.randn(*shape), np.abs(R.randn(*shape)) + 0.5]
+    if op_type == "Log":
+        return [np.abs(R.randn(*shape)) + 0.5]
     if op_type in ("SigmoidGrad", "TanhGrad"):
         return [R.uniform(-0.9, 0.9, shape), R.randn(*shape)]
     if op_type == "ReluGrad":
