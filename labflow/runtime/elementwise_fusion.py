@@ -17,13 +17,12 @@ non-member reads (other nodes, fetches, Sends) become the fused node's outputs.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from labflow import dtypes as _dt
 from labflow.framework import registry
 from labflow.ops.fused_elementwise_ops import EXPRESSIONS
-from labflow.runtime.partition import Partition, PNode
+from labflow.runtime.partition import Partition, PNode, toposort
 
 _TYPES = (_dt.float16, _dt.float32, _dt.float64)
 # Most array arguments (inputs + outputs) of one fused kernel: each takes ~80 bytes of a CUDA kernel's
@@ -134,7 +133,7 @@ def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
     if not fused_nodes:
         return 0
     kept = [n for n in nodes if id(n) not in removed] + fused_nodes
-    part.nodes = _toposort(kept, order)
+    part.nodes = toposort(kept, order)
     return len(nodes) - len(part.nodes)
 
 
@@ -172,31 +171,3 @@ def _fused_node(members: list[PNode], consumers: dict[int, list[PNode]]) -> PNod
         for u in dict.fromkeys(outside[i]):
             u.inputs = [(f, out_idx) if src is m else (src, k) for src, k in u.inputs]
     return f
-
-
-def _toposort(nodes: list[PNode], order: dict[int, int]) -> list[PNode]:
-    """The nodes in dependency order, otherwise as close to `order` as possible (Kahn's algorithm)."""
-    ids = {id(n) for n in nodes}
-    waiting: dict[int, int] = {}
-    users: dict[int, list[PNode]] = {}
-    for n in nodes:
-        preds = {id(p) for p, _ in n.inputs} | {id(p) for p in n.control_inputs}
-        preds &= ids
-        waiting[id(n)] = len(preds)
-        for p in preds:
-            users.setdefault(p, []).append(n)
-    ready = [(order[id(n)], i, n) for i, n in enumerate(nodes) if waiting[id(n)] == 0]
-    heapq.heapify(ready)
-    out: list[PNode] = []
-    tie = len(nodes)
-    while ready:
-        _, _, n = heapq.heappop(ready)
-        out.append(n)
-        for u in users.get(id(n), []):
-            waiting[id(u)] -= 1
-            if waiting[id(u)] == 0:
-                tie += 1
-                heapq.heappush(ready, (order[id(u)], tie, u))
-    if len(out) != len(nodes):
-        raise AssertionError("elementwise fusion made a cycle")  # the acyclic() check rules this out
-    return out

@@ -7,6 +7,7 @@ client-terminated _Recv/_Send).
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from labflow.framework import registry
@@ -175,3 +176,40 @@ def partition_graph_def(part: Partition) -> Any:
             except TypeError:
                 nd.attr[key].s = repr(value).encode()  # a labflow-only attr with no proto form
     return gd
+
+
+def const_node(template: PNode, value: Any, name: str) -> PNode:
+    """A Const PNode holding `value` (made read-only), on `template`'s device (for graph rewrites)."""
+    from labflow import dtypes as _dt
+    dt = _dt.as_dtype(value.dtype) if value.dtype != object else _dt.string
+    value.setflags(write=False)
+    return PNode(name, "Const", registry.get("Const"), {"value": value, "dtype": dt}, template.device, None,
+                 [dt], [tuple(value.shape)])
+
+
+def toposort(nodes: list[PNode], order: dict[int, int]) -> list[PNode]:
+    """The nodes in dependency order, otherwise as close to `order` as possible (Kahn's algorithm)."""
+    ids = {id(n) for n in nodes}
+    waiting: dict[int, int] = {}
+    users: dict[int, list[PNode]] = {}
+    for n in nodes:
+        preds = {id(p) for p, _ in n.inputs} | {id(p) for p in n.control_inputs}
+        preds &= ids
+        waiting[id(n)] = len(preds)
+        for p in preds:
+            users.setdefault(p, []).append(n)
+    ready = [(order[id(n)], i, n) for i, n in enumerate(nodes) if waiting[id(n)] == 0]
+    heapq.heapify(ready)
+    out: list[PNode] = []
+    tie = len(nodes)
+    while ready:
+        _, _, n = heapq.heappop(ready)
+        out.append(n)
+        for u in users.get(id(n), []):
+            waiting[id(u)] -= 1
+            if waiting[id(u)] == 0:
+                tie += 1
+                heapq.heappush(ready, (order[id(u)], tie, u))
+    if len(out) != len(nodes):
+        raise AssertionError("a graph rewrite made a cycle")
+    return out

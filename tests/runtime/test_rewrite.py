@@ -124,3 +124,36 @@ def test_products_used_elsewhere_or_of_unknown_shape_are_not_merged():
     got, ref, types = _run_both(unknown, {y: np.ones((2, 4), np.float32)})
     assert "AddN" in types
     np.testing.assert_allclose(got, ref)
+
+
+def _unrolled_rnn(steps=5, batch=4, width=6):
+    """`x[:, t, :]` at every step into a cell with a weight and a bias, as the PTB tutorial unrolls."""
+    rng = np.random.RandomState(2)
+    x = tf.Variable(rng.randn(batch, steps, width).astype(np.float32))
+    w = tf.Variable(rng.randn(2 * width, width).astype(np.float32) * 0.3)
+    b = tf.Variable(np.zeros(width, np.float32))
+    h = tf.zeros([batch, width])
+    for t in range(steps):
+        h = tf.tanh(tf.matmul(tf.concat([x[:, t, :], h], 1), w) + b)
+    return x, w, b, tf.gradients(tf.reduce_sum(h * h), [x, w, b])
+
+
+def test_bias_and_input_slice_gradients_of_an_unrolled_layer_are_one_op_each():
+    x, w, b, grads = _unrolled_rnn()
+    got, ref, types = _run_both(grads)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+    # The 5 per-step bias sums are one Sum (over the weight gradient's concatenation), and the 5 slice
+    # gradients of x one Pack: no StridedSliceGrad and no AddN of the per-step terms is left.
+    assert types.count("StridedSliceGrad") == 0 and types.count("Pack") == 1
+    assert types.count("Sum") == 1 + 1  # the bias's, and reduce_sum(h * h)'s
+    assert types.count("ConcatV2") == 5 + 2  # the forward's, and the weight gradient's two operands
+
+
+def test_slice_gradients_that_overlap_or_leave_a_gap_are_not_packed():
+    v = tf.Variable(np.arange(12, dtype=np.float32).reshape(3, 4))
+    for picks in ([0, 0, 2], [0, 2]):  # index 0 twice; index 1 never
+        loss = tf.add_n([tf.reduce_sum(v[:, i] * float(k + 1)) for k, i in enumerate(picks)])
+        (g,), (r,), types = _run_both([tf.gradients(loss, [v])[0]])
+        np.testing.assert_allclose(g, r)
+        assert "Pack" not in types
