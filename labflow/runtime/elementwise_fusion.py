@@ -28,6 +28,9 @@ _TYPES = (_dt.float16, _dt.float32, _dt.float64)
 # Most array arguments (inputs + outputs) of one fused kernel: each takes ~80 bytes of a CUDA kernel's
 # 4 KB of parameters (pointer, size, shape and strides), and CuPy adds its own.
 MAX_ARGS = 32
+# Most ops in one cluster: bounds the cost of clustering (quadratic in a cluster's size) and of
+# compiling its kernel.
+MAX_MEMBERS = 64
 # Past this many nodes a partition is not clustered: the ancestor sets grow with the square of it.
 _MAX_NODES = 60000
 
@@ -78,7 +81,8 @@ def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
         # No value from outside the set may depend on a member: that path would come back in. And the
         # kernel's inputs must leave room for its outputs among MAX_ARGS.
         ids = {id(m) for m in members}
-        if len({(id(src), k) for m in members for src, k in m.inputs if id(src) not in ids}) > MAX_ARGS * 2 // 3:
+        external = {(id(src), k) for m in members for src, k in m.inputs if id(src) not in ids}
+        if len(members) > MAX_MEMBERS or len(external) > MAX_ARGS * 2 // 3:
             return False
         return not any(id(p) not in ids and anc[id(p)] & mask for m in members for p in preds(m))
 

@@ -184,3 +184,17 @@ def test_a_program_cupy_cannot_fuse_runs_op_by_op(monkeypatch):
         assert emu.by_kind["tanh"] == 2  # fell back once, then ran plain without trying to fuse again
         with pytest.raises(ValueError):  # an error of the inputs' own still propagates
             fe.evaluate(cp, ["Mul 0 1"], [2], x, cp.asarray(np.ones(3, np.float32)))
+
+
+def test_long_chains_are_cut_into_bounded_clusters():
+    a = tf.placeholder(tf.float32, [3])
+    y = a
+    for i in range(150):
+        y = tf.tanh(y) if i % 2 else tf.square(y)
+    out, nodes = _run(y, {a: np.full(3, 0.5, np.float32)}, JIT)
+    want = np.full(3, 0.5, np.float32)
+    for i in range(150):
+        want = np.tanh(want) if i % 2 else want * want
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    sizes = [len(n.attr["fused_names"].list.s) for n in _fused(nodes)]
+    assert max(sizes) <= elementwise_fusion.MAX_MEMBERS and sum(sizes) == 150
