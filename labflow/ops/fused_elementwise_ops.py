@@ -118,23 +118,35 @@ def compiled(xp: Any, program: list[str], outputs: list[int], n_inputs: int, fus
         exec(compile(source(program, outputs, n_inputs), "<labflow _FusedElementwise>", "exec"), scope)
         fn = scope["fused"]
         if fuse:
-            fn = _guarded(key, xp.fuse(kernel_name="labflow_fused_elementwise")(fn), fn)
+            fn = _guarded(key, xp.fuse(kernel_name="labflow_fused_elementwise")(fn), fn, str(program))
         _compiled[key] = fn
     return fn
 
 
-def _guarded(key: tuple, fused: Callable, plain: Callable) -> Callable:
-    """`fused`, falling back for good to `plain` (the same ops, one launch each) if it ever raises where
+def fused(xp: Any, fn: Callable) -> Callable:
+    """`fn` (a function of `xp` arrays using ufuncs and `xp.where`) as one kernel on a GPU, made once per
+    backend; `fn` itself on NumPy. Kernels with a hand-written GPU path use this (MaxPoolGrad)."""
+    if xp is np:
+        return fn
+    key = (xp.__name__, fn)
+    f = _compiled.get(key)
+    if f is None:
+        f = _compiled[key] = _guarded(key, xp.fuse(kernel_name=f"labflow_{fn.__name__}")(fn), fn, fn.__name__)
+    return f
+
+
+def _guarded(key: tuple, fused_fn: Callable, plain: Callable, what: str) -> Callable:
+    """`fused_fn`, falling back for good to `plain` (the same ops, one launch each) if it ever raises where
     `plain` does not: a program the installed CuPy cannot fuse or compile must cost speed, not the run.
     An error `plain` raises too is the inputs' fault and propagates."""
     def call(*inputs: Any) -> Any:
         try:
-            return fused(*inputs)
+            return fused_fn(*inputs)
         except Exception as e:  # noqa: BLE001 - decided by running the plain version below
             result = plain(*inputs)
             _compiled[key] = plain
             _log.warning("labflow: cupy.fuse failed on %s (%s: %s); running its ops one by one",
-                         key[2], type(e).__name__, e)
+                         what, type(e).__name__, e)
             return result
     return call
 

@@ -170,6 +170,43 @@ def _first_max_masks(xp: Any, xpad: Any, y: Any, ksize: tuple, strides: tuple):
             yield rs, cs, hit
 
 
+def _hit_position(r: Any, y: Any, pos: Any, miss: Any) -> Any:
+    return (r == y) * pos + (r != y) * miss  # where(r == y, pos, miss), in integer arithmetic
+
+
+_gpu_fns: dict[int, tuple] = {}
+
+
+def _gpu_kernels(xp: Any) -> tuple:
+    """(hit position, route) as fused kernels of this backend, made once."""
+    fns = _gpu_fns.get(id(xp))
+    if fns is None:
+        from labflow.ops.fused_elementwise_ops import fused
+
+        def route(pos: Any, first: Any, g: Any, zero: Any) -> Any:
+            return xp.where(pos == first, g, zero)  # where, not a multiply: 0 * inf would be NaN
+        positions: dict[tuple, Any] = {}
+        fns = _gpu_fns[id(xp)] = (fused(xp, _hit_position), fused(xp, route), positions)
+    return fns
+
+
+def _max_pool_grad_tiled_gpu(xp: Any, r6: Any, y: Any, g: Any) -> Any:
+    """[N, OH, KH, OW, KW, C] gradient of tiling windows on a GPU, in 3 kernels whatever the window: each
+    element's window position where it equals its window's max (else KH*KW), the smallest such position
+    per window (the first max, row-major), then the gradient routed there. The CPU's loop over window
+    positions is ~10 launches for 2x2 windows."""
+    hit_position, route, positions = _gpu_kernels(xp)
+    kh, kw = r6.shape[2], r6.shape[4]
+    key = (kh, kw, getattr(getattr(r6, "device", None), "id", 0))  # one per GPU: arrays live on one
+    pos = positions.get(key)
+    if pos is None:
+        pos = positions[key] = xp.arange(kh * kw, dtype=xp.int32).reshape(1, 1, kh, 1, kw, 1)
+    y6, g6 = y[:, :, None, :, None, :], g[:, :, None, :, None, :]
+    codes = hit_position(r6, y6, pos, xp.int32(kh * kw))
+    first = xp.min(codes, axis=(2, 4), keepdims=True)
+    return route(pos, first, g6, g.dtype.type(0))
+
+
 def max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple, pads: tuple) -> Any:
     """Routes each output gradient to the first max of its window; returns x's shape."""
     n, h, w, c = x.shape
@@ -178,6 +215,15 @@ def max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple,
     hp, wp = xpad.shape[1], xpad.shape[2]
     oh, ow = y.shape[1], y.shape[2]
     kh, kw = ksize
+    if xp is not np and _tiled(ksize, strides) and g.dtype.kind == "f":
+        full = _max_pool_grad_tiled_gpu(xp, xpad[:, :oh * kh, :ow * kw].reshape(n, oh, kh, ow, kw, c), y, g)
+        full = full.reshape(n, oh * kh, ow * kw, c)
+        if (hp, wp) == (oh * kh, ow * kw):
+            dxp = full
+        else:
+            dxp = xp.zeros((n, hp, wp, c), dtype=g.dtype)
+            dxp[:, :oh * kh, :ow * kw] = full
+        return dxp if (hp, wp) == (h, w) else xp.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + w])
     zero = xp.zeros((), dtype=g.dtype)
     # On the CPU a mask multiply is 4x faster than where(), but 0 * inf is NaN: a gradient with
     # non-finite values takes where(). (A GPU always takes where(): no host sync for the test.)
