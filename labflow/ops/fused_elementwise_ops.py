@@ -167,7 +167,11 @@ def fits_one_kernel(shapes: list[tuple], program: list[str], outputs: list[int])
 def evaluate(xp: Any, program: list[str], outputs: list[int], *inputs: Any) -> Any:
     """Runs a program on arrays (one kernel on a GPU when the shapes allow); its output, or a tuple of
     them, in the first input's dtype. Kernels with a GPU fast path call this too (AddN, ReluGrad, ...)."""
-    fuse = xp is not np and fits_one_kernel([x.shape for x in inputs], program, outputs)
+    if xp is np:
+        fuse = False
+    else:  # the common case first: every input of one shape (an LSTM cell's gates), checked cheaply
+        shape = inputs[0].shape
+        fuse = all(x.shape == shape for x in inputs) or fits_one_kernel([x.shape for x in inputs], program, outputs)
     results = compiled(xp, program, outputs, len(inputs), fuse)(*inputs)
     dt = inputs[0].dtype
     # Python scalars in the expression are weak (NEP 50), so results keep the inputs' dtype; the cast
