@@ -103,6 +103,10 @@ def source(program: list[str], outputs: list[int], n_inputs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Most array arguments (inputs + outputs) of one fused kernel: each takes ~80 bytes of a CUDA kernel's
+# 4 KB of parameters (pointer, size, shape and strides), and CuPy adds its own.
+MAX_KERNEL_ARGS = 32
+
 _compiled: dict[tuple, Callable] = {}
 _log = logging.getLogger("labflow.gpu")
 

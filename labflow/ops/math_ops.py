@@ -33,6 +33,7 @@ from labflow.ops.common import (
     make_tensor,
     same_shape,
 )
+from labflow.ops.fused_elementwise_ops import MAX_KERNEL_ARGS, evaluate
 from labflow.ops.math_helpers import T, apply, convert_operand, op_scope, tensor_dtype
 
 __all__ = ["add", "add_n", "subtract", "sub", "multiply", "mul", "scalar_mul", "divide", "truediv", "realdiv",
@@ -336,9 +337,8 @@ def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:
 
 
 # -- AddN -------------------------------------------------------------------------------------------
-# Inputs per fused AddN kernel on a GPU: each array argument takes ~80 bytes of the kernel's 4 KB of
-# parameters (pointer, size, shape and strides).
-_ADDN_PER_KERNEL = 16
+# Inputs per fused AddN kernel on a GPU (fused_elementwise_ops.MAX_KERNEL_ARGS bounds a kernel's arrays).
+_ADDN_PER_KERNEL = MAX_KERNEL_ARGS // 2
 
 
 @op("AddN", inputs=("*inputs",), attrs={"N": 1}, types=NUMERIC_TYPES, shape=same_shape)
@@ -348,7 +348,6 @@ def add_n_kernel(xp, *inputs):
     if xp is not np and len(inputs) > 2 and inputs[0].dtype.kind == "f" and all(
             t.shape == inputs[0].shape and t.dtype == inputs[0].dtype for t in inputs):
         # On a GPU each add is a launch: sum up to _ADDN_PER_KERNEL inputs per fused kernel instead.
-        from labflow.ops.fused_elementwise_ops import evaluate
         out = None
         for lo in range(0, len(inputs), _ADDN_PER_KERNEL):
             part = ([out] if out is not None else []) + list(inputs[lo:lo + _ADDN_PER_KERNEL])

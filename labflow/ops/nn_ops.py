@@ -29,6 +29,7 @@ from labflow.ops.common import (
     same_shape,  # noqa: F401 - also used by nn_extra_ops
     sum_leading,
 )
+from labflow.ops.fused_elementwise_ops import evaluate
 
 __all__ = ["relu", "softmax", "log_softmax", "bias_add", "l2_loss", "dropout"]
 
@@ -89,7 +90,6 @@ def _relu_grad(op, grad):
 def relu_grad_kernel(xp, gradients, features):
     # gradients * (features > 0), as TF computes it; a multiply by the mask is ~10x faster than where().
     if xp is not np and gradients.dtype.kind == "f" and gradients.dtype == features.dtype:
-        from labflow.ops.fused_elementwise_ops import evaluate
         return evaluate(xp, ["ReluGrad 0 1"], [2], gradients, features)  # one kernel, not two
     return xp.multiply(gradients, features > 0, dtype=gradients.dtype)
 

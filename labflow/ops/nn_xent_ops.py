@@ -20,6 +20,7 @@ from labflow.framework.registry import op
 from labflow.framework.shapes import TensorShape, broadcast_dims
 from labflow.ops import array_ops, math_ops
 from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, base, convert_to_tensor, dims, make_op
+from labflow.ops.fused_elementwise_ops import evaluate
 from labflow.ops.nn_ops import is_zero, log_softmax_last, pick_axis, softmax_grad, swap_to_last, upcast
 
 __all__ = ["softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
@@ -84,7 +85,6 @@ def _softmax_xent_cpu(x: np.ndarray, y: np.ndarray, dtype: Any) -> tuple:
 
 def _softmax_xent_gpu(xp: Any, x: Any, y: Any, dtype: Any) -> tuple:
     # The same math with its elementwise passes fused: 6 kernel launches instead of 11.
-    from labflow.ops.fused_elementwise_ops import evaluate
     m = xp.max(x, axis=-1, keepdims=True)
     e = evaluate(xp, ["Sub 0 1", "Exp 2"], [3], x, m)  # exp(x - max)
     total = xp.sum(e, axis=-1, keepdims=True)

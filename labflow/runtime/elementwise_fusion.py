@@ -22,12 +22,10 @@ from typing import Any
 from labflow import dtypes as _dt
 from labflow.framework import registry
 from labflow.ops.fused_elementwise_ops import EXPRESSIONS
+from labflow.ops.fused_elementwise_ops import MAX_KERNEL_ARGS as MAX_ARGS
 from labflow.runtime.partition import Partition, PNode, toposort
 
 _TYPES = (_dt.float16, _dt.float32, _dt.float64)
-# Most array arguments (inputs + outputs) of one fused kernel: each takes ~80 bytes of a CUDA kernel's
-# 4 KB of parameters (pointer, size, shape and strides), and CuPy adds its own.
-MAX_ARGS = 32
 # Most ops in one cluster: bounds the cost of clustering (quadratic in a cluster's size) and of
 # compiling its kernel.
 MAX_MEMBERS = 64

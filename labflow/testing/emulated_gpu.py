@@ -49,6 +49,16 @@ class _State:
 _state = _State()
 
 
+@contextlib.contextmanager
+def _uncounted() -> Iterator[None]:
+    """What a counted operation does inside (NumPy's own ufunc calls) is part of its one launch."""
+    _state.paused += 1
+    try:
+        yield
+    finally:
+        _state.paused -= 1
+
+
 class ndarray(np.ndarray):  # noqa: N801 - CuPy's name
     """A device array: a NumPy array whose operations are counted as kernel launches."""
 
@@ -58,11 +68,8 @@ class ndarray(np.ndarray):  # noqa: N801 - CuPy's name
         if outs is not None:
             kwargs["out"] = tuple(np.asarray(o) if isinstance(o, ndarray) else o for o in outs)
         _state.count(ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
-        _state.paused += 1
-        try:
+        with _uncounted():
             result = getattr(ufunc, method)(*args, **kwargs)
-        finally:
-            _state.paused -= 1
         if outs is not None and method != "at":
             return outs[0] if len(outs) == 1 else tuple(outs)
         return _wrap(result)
@@ -71,11 +78,8 @@ class ndarray(np.ndarray):  # noqa: N801 - CuPy's name
         fancy = any(isinstance(i, (np.ndarray, list)) for i in (index if isinstance(index, tuple) else (index,)))
         if fancy:
             _state.count("take")
-        _state.paused += 1
-        try:
+        with _uncounted():
             return _wrap(np.asarray(self)[_host(index) if fancy else index])
-        finally:
-            _state.paused -= 1
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _state.count("setitem")
@@ -126,12 +130,8 @@ def _function(name: str, fn: Any) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
         if name not in _NO_LAUNCH:
             _state.count(name)
-        _state.paused += 1
-        try:
-            out = fn(*_host(list(args)), **{k: _host(v) for k, v in kwargs.items()})
-        finally:
-            _state.paused -= 1
-        return _wrap(out)
+        with _uncounted():
+            return _wrap(fn(*_host(list(args)), **{k: _host(v) for k, v in kwargs.items()}))
     call.__name__ = name
     return call
 
@@ -167,11 +167,8 @@ def fuse(*args: Any, kernel_name: str | None = None) -> Any:
     def deco(fn: Any) -> Any:
         def call(*xs: Any) -> Any:
             _state.count(f"fuse:{kernel_name or fn.__name__}")
-            _state.paused += 1
-            try:
+            with _uncounted():
                 return _wrap(fn(*_host(list(xs))))
-            finally:
-                _state.paused -= 1
         return call
     return deco(args[0]) if args and callable(args[0]) else deco
 
