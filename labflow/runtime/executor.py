@@ -224,11 +224,34 @@ def _traced(stmt: str, i: int, gpu: bool) -> str:
     return f"_t = _now(); {stmt}; {sync}_tr.append(({i}, _t, _now(), {outs}, _tid))"
 
 
+_HOST_INT_DTYPES = frozenset({"int32", "int64"})
+
+
+def _host_int_math(n: PNode, loc: dict) -> bool:
+    """Whether a GPU node computes on the host: integer math over values that already live there.
+
+    TF keeps int32 tensors of a GPU in host memory (its int32 GPU kernels are HostMemory
+    registrations), so shape arithmetic never touches the device. The same here: a pure op whose
+    inputs are all host values or constants and whose inputs and outputs are all int32/int64 runs
+    its NumPy kernel; a gradient's `Prod(Shape(x)) // Maximum(...)` chain then costs no launches and
+    no transfers. Values computed on the device stay there (a device int tensor is never pulled back).
+    """
+    opdef = n.opdef
+    if (not n.inputs or opdef.stateful or opdef.needs_ctx or opdef.needs_step or opdef.ref_inputs
+            or opdef.session_constant or not opdef.has_kernel("CPU")):
+        return False
+    if any(loc.get((id(src), k), "dev") == "dev" or src.out_dtypes[k].name not in _HOST_INT_DTYPES
+           for src, k in n.inputs):
+        return False
+    return bool(n.out_dtypes) and all(d.name in _HOST_INT_DTYPES for d in n.out_dtypes)
+
+
 def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_use: dict, fetch_expr: Any,
                loc: dict) -> str:
     opdef = n.opdef
     gpu = dev.device_type == "GPU"
-    on_host = gpu and opdef.host_op
+    host_math = gpu and not opdef.host_op and _host_int_math(n, loc)
+    on_host = gpu and (opdef.host_op or host_math)
     args = []
     nin = len(n.inputs)
     # host_inputs may count from the end (-1: the axis after a variadic list, as in ConcatV2).
@@ -243,7 +266,7 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         else:
             e = fetch_expr(src, k, "host" if (on_host or j in host_in) else "dev")
         args.append(e)
-    host_out = gpu and opdef.host_outputs
+    host_out = gpu and (opdef.host_outputs or host_math)
     if gpu:
         for k in range(len(n.out_dtypes)):
             loc[(id(n), k)] = "host" if host_out else "dev"
@@ -267,7 +290,7 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         g[f"k{i}"] = fn
         call = f"k{i}({', '.join(args)})"
     else:
-        kernel = opdef.kernel_for(dev.device_type)
+        kernel = opdef.kernel_for("CPU" if host_math else dev.device_type)
         if kernel is None:
             raise errors.NotFoundError(None, n.op, f"No kernel for op '{n.name}' (type {n.type}) on device "
                                        f"{dev.name}; kernels exist for: {', '.join(opdef.kernel_devices())}")

@@ -51,3 +51,30 @@ def test_plan_is_reused_across_runs():
         for i in range(5):
             assert sess.run(y, {x: float(i)}) == 2.0 * i
         assert list(sess._cache.values()) == [step]
+
+
+def test_gpu_integer_math_on_host_values_runs_on_the_host():
+    # TF keeps a GPU's int32 tensors in host memory: the shape arithmetic of a gradient (Mean over an
+    # unknown batch: Prod(Shape) // Maximum(...)) launches nothing; a device int tensor stays on it.
+    from labflow.testing.emulated_gpu import emulated_gpu
+    xs = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with emulated_gpu() as emu:
+        x = tf.placeholder(tf.float32, [None, 3])
+        with tf.device("/gpu:0"):
+            w = tf.Variable(np.ones(3, np.float32))
+            loss = tf.reduce_mean(x * w)
+            (g,) = tf.gradients(loss, [w])
+            top = tf.argmax(x, axis=1) + 1
+        with tf.Session() as s:
+            s.run(w.initializer)
+            s.run([g, top], {x: xs})
+            emu.reset()
+            md = tf.RunMetadata()
+            gv, tv = s.run([g, top], {x: xs}, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                           run_metadata=md)
+        per_node = {name: (op, n) for name, op, n in emu.node_launches(md)}
+    np.testing.assert_allclose(gv, xs.sum(0) / 12, rtol=1e-6)
+    np.testing.assert_array_equal(tv, [3, 3, 3, 3])
+    int_math = {name: n for name, (op, n) in per_node.items() if op in ("Prod", "Maximum", "FloorDiv")}
+    assert int_math and not any(int_math.values()), per_node
+    assert per_node[top.op.name] == ("Add", 1)  # argmax's output lives on the device: added there
