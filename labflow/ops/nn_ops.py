@@ -29,7 +29,7 @@ from labflow.ops.common import (
     same_shape,  # noqa: F401 - also used by nn_extra_ops
     sum_leading,
 )
-from labflow.ops.fused_elementwise_ops import evaluate
+from labflow.ops.fused_elementwise_ops import evaluate, fused
 
 __all__ = ["relu", "softmax", "log_softmax", "bias_add", "l2_loss", "dropout"]
 
@@ -318,7 +318,22 @@ def l2_loss_kernel(xp, t):
         # BLAS dot: one pass, no squared temporary of the whole tensor.
         flat = u.reshape(-1)
         return (np.dot(flat, flat) / 2).astype(t.dtype)
+    if xp is not np:
+        # One kernel (square, sum, halve) instead of four launches: weight decay calls this per weight.
+        return _gpu_half_sum_of_squares(xp)(u).astype(t.dtype, copy=False)
     return (xp.sum(u * u) / 2).astype(t.dtype)
+
+
+_half_sum_of_squares_fns: dict[int, Any] = {}
+
+
+def _gpu_half_sum_of_squares(xp: Any) -> Any:
+    f = _half_sum_of_squares_fns.get(id(xp))
+    if f is None:
+        def half_sum_of_squares(x: Any) -> Any:
+            return xp.sum(x * x) / 2
+        f = _half_sum_of_squares_fns[id(xp)] = fused(xp, half_sum_of_squares)
+    return f
 
 
 @l2_loss_kernel.grad

@@ -20,7 +20,7 @@ from labflow.framework.registry import op
 from labflow.framework.shapes import TensorShape, broadcast_dims
 from labflow.ops import array_ops, math_ops
 from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, base, convert_to_tensor, dims, make_op
-from labflow.ops.fused_elementwise_ops import evaluate
+from labflow.ops.fused_elementwise_ops import evaluate, fused
 from labflow.ops.nn_ops import is_zero, log_softmax_last, pick_axis, softmax_grad, swap_to_last, upcast
 
 __all__ = ["softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
@@ -264,26 +264,58 @@ def sparse_softmax_xent_kernel(xp, features, labels, *, Tlabels):
             None, None, "logits and labels must have the same first dimension, got logits shape "
             f"{_shape_list(features.shape)} and labels shape {_shape_list(labels.shape)}")
     n = features.shape[-1]
-    # One scalar read (a sync on GPU) buys a clear error on every device; TF's GPU kernel gave NaN.
+    x = upcast(xp, features)
+    if xp is not np:
+        return _sparse_xent_gpu(xp, x, labels, features.dtype)
     if bool(((labels < 0) | (labels >= n)).any()):
         raise errors.InvalidArgumentError(None, None, _bad_label_message(labels, n))
-    x = upcast(xp, features)
-    idx = labels.astype(xp.intp, copy=False)
+    idx = labels.astype(np.intp, copy=False)
     if not n:
-        empty = xp.zeros(x.shape[:1], x.dtype)
+        empty = np.zeros(x.shape[:1], x.dtype)
         return empty.astype(features.dtype, copy=False), x.astype(features.dtype, copy=True)
-    if xp is np:
-        return _sparse_xent_cpu(x, idx, features.dtype)
-    # One exp pass serves both outputs (the PTB softmax is [400, 10000]: passes are what cost):
-    # loss = log(sum(e)) - shifted[label], backprop = e / sum(e) - onehot(label).
-    shifted = x - xp.max(x, axis=-1, keepdims=True)
-    e = xp.exp(shifted)
-    total = xp.sum(e, axis=-1, keepdims=True)
-    rows = xp.arange(idx.shape[0])
-    loss = xp.log(total[:, 0]) - shifted[rows, idx]
-    e *= 1 / total
-    e[rows, idx] -= 1
-    return loss.astype(features.dtype, copy=False), e.astype(features.dtype, copy=False)
+    return _sparse_xent_cpu(x, idx, features.dtype)
+
+
+_gpu_xent_fns: dict[int, tuple] = {}
+_gpu_columns: dict[tuple, Any] = {}
+
+
+def _sparse_xent_gpu(xp: Any, x: Any, labels: Any, dtype: Any) -> tuple:
+    """7 launches: the label check, row max, exp, row sum, the backprop in one kernel (the one-hot made
+    from a cached column index), the picked logits and the loss in one (the generic math was 18).
+    One exp pass serves both outputs (the PTB softmax is [400, 10000]):
+    loss = log(sum(e)) - (x[label] - max), backprop = e / sum(e) - onehot(label)."""
+    b, n = x.shape
+    # One scalar read (a sync) buys a clear error; TF's GPU kernel gave NaN. Negative labels read as
+    # huge unsigned ones, so one max checks both bounds.
+    if b and int(labels.view(xp.uint64 if labels.dtype.itemsize == 8 else xp.uint32).max()) >= n:
+        raise errors.InvalidArgumentError(None, None, _bad_label_message(labels, n))
+    if not n or not b:
+        return xp.zeros((b,), dtype), x.astype(dtype, copy=True)
+    fns = _gpu_xent_fns.get(id(xp))
+    if fns is None:
+        def shifted_exp(x: Any, m: Any) -> Any:
+            return xp.exp(x - m)
+
+        def backprop(e: Any, total: Any, cols: Any, lab: Any) -> Any:
+            return e / total - (cols == lab)
+
+        def loss(total: Any, picked: Any, m: Any) -> Any:
+            return xp.log(total) - (picked - m)
+        fns = _gpu_xent_fns[id(xp)] = tuple(fused(xp, f) for f in (shifted_exp, backprop, loss))
+    shifted_exp, backprop, loss = fns
+    key = (n, getattr(getattr(x, "device", None), "id", 0))  # arrays live on one GPU
+    cols = _gpu_columns.get(key)
+    if cols is None:
+        cols = _gpu_columns[key] = xp.arange(n, dtype=xp.int32)
+    lab = labels.reshape(b, 1)
+    m = xp.max(x, axis=1, keepdims=True)
+    e = shifted_exp(x, m)
+    total = xp.sum(e, axis=1, keepdims=True)
+    back = backprop(e, total, cols, lab)
+    picked = xp.take_along_axis(x, lab, 1)
+    cost = loss(total, picked, m).reshape(b)
+    return cost.astype(dtype, copy=False), back.astype(dtype, copy=False)
 
 
 # Bytes of logits per row block on the CPU: every pass of a block stays in L2.

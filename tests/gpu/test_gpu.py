@@ -103,3 +103,18 @@ def test_gpu_clusters_elementwise_ops_into_one_kernel_each():
     assert got[tf.OptimizerOptions.DEFAULT][2] >= 6 and got[tf.OptimizerOptions.OFF][2] == 0
     for a, b in zip(got[tf.OptimizerOptions.DEFAULT][:2], got[tf.OptimizerOptions.OFF][:2]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("labels", [np.array([1, -1, 0], np.int32), np.array([1, 5, 0], np.int64)])
+def test_sparse_xent_with_a_bad_label_on_gpu_names_it(labels):
+    # One unsigned max checks both bounds on the GPU (a negative label reads as a huge one).
+    g = tf.Graph()
+    with g.as_default(), tf.device("/gpu:0"):
+        lab = tf.placeholder(tf.as_dtype(labels.dtype), [3])
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=tf.zeros([3, 5]))
+    with tf.Session(graph=g) as sess:
+        np.testing.assert_allclose(sess.run(loss, {lab: [4, 0, 2]}), [np.log(5)] * 3, rtol=1e-6)
+        bad = int(labels[1])
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"label value of {bad} which is outside the "
+                                                               r"valid range of \[0, 5\)"):
+            sess.run(loss, {lab: labels})
