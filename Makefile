@@ -56,6 +56,7 @@ gpu-check:
 	-PYTHONPATH=. timeout 150 python3 benchmarks/run.py --device gpu \
 	  --only softmax_regression,mlp,cnn,lstm_lm,inference_cnn > $(GPU_OUT)/labflow_gpu.jsonl 2> $(GPU_OUT)/labflow_gpu.err
 	-PYTHONPATH=. timeout 120 python3 benchmarks/step_profile.py --device gpu > $(GPU_OUT)/profile_gpu.jsonl 2> $(GPU_OUT)/profile_gpu.err
+	-PYTHONPATH=. timeout 60 python3 benchmarks/gpu_launch_cost.py > $(GPU_OUT)/launch_cost.jsonl 2> $(GPU_OUT)/launch_cost.err
 	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \
 	  --junitxml=$(GPU_OUT)/gpu-tests.xml > $(GPU_OUT)/gpu-tests.txt 2>&1
 	tail -5 $(GPU_OUT)/gpu-tests.txt

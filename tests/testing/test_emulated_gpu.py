@@ -68,3 +68,20 @@ def test_launches_are_attributed_to_the_nodes_of_a_traced_run():
         per_node = {t: n for _, t, n in emu.node_launches(md)}
     assert per_node["Exp"] == 1 and per_node["Sum"] == 1 and per_node["Add"] == 1
     assert sum(per_node.values()) == emu.launches
+
+
+def test_the_gpu_launch_cost_benchmark_runs_on_the_emulated_gpu():
+    # benchmarks/gpu_launch_cost.py runs in `make gpu-check`, where device time is scarce: it must not
+    # fail there for a reason the emulator can show here.
+    import json
+    import os
+    import subprocess
+    import sys
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    r = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "gpu_launch_cost.py"), "--emulate",
+                        "--calls", "20"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": os.path.abspath(root)})
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(s) for s in r.stdout.splitlines()]
+    assert len(lines) == 11 and all(x["host_us"] > 0 for x in lines)
+    assert lines[-1]["what"].startswith("labflow node")
