@@ -13,17 +13,22 @@ control edges out) joined through data edges, such that no path
 leaves the cluster and comes back: that would make the fused node depend on itself. Each node's
 ancestors are kept as a bit set, so that check is a few integer ANDs per candidate merge. Values a
 non-member reads (other nodes, fetches, Sends) become the fused node's outputs.
+
+On a GPU, a bias add that comes right before a split (an LSTM's gates) is first moved after it
+(`bias_after_split`), so each piece's add joins the cluster of the math it feeds.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from labflow import dtypes as _dt
 from labflow.framework import registry
 from labflow.ops.fused_elementwise_ops import EXPRESSIONS
 from labflow.ops.fused_elementwise_ops import MAX_KERNEL_ARGS as MAX_ARGS
-from labflow.runtime.partition import Partition, PNode, toposort
+from labflow.runtime.partition import Partition, PNode, const_node, toposort
 
 _TYPES = (_dt.float16, _dt.float32, _dt.float64)
 # Most ops in one cluster: bounds the cost of clustering (quadratic in a cluster's size) and of
@@ -62,9 +67,11 @@ class _Cluster:
 
 def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
     """Clusters `part`'s elementwise nodes in place; returns how many nodes were removed."""
-    nodes = part.nodes
-    if len(nodes) > _MAX_NODES:
+    if len(part.nodes) > _MAX_NODES:
         return 0
+    if part.device.device_type == "GPU":
+        bias_after_split(part)
+    nodes = part.nodes
     controlled = {id(c) for n in nodes for c in n.control_inputs}
     bit = {id(n): 1 << i for i, n in enumerate(nodes)}
     anc: dict[int, int] = {}  # node -> bit set of every node it depends on
@@ -173,3 +180,80 @@ def _fused_node(members: list[PNode], consumers: dict[int, list[PNode]]) -> PNod
         for u in dict.fromkeys(outside[i]):
             u.inputs = [(f, out_idx) if src is m else (src, k) for src, k in u.inputs]
     return f
+
+
+# Consumers that only read a value's shape (equal before and after the rewrite below).
+_SHAPE_ONLY = ("Shape", "Size", "Rank", "ShapeN")
+
+
+def bias_after_split(part: Partition) -> int:
+    """`split(matmul(a, w) + b)` -> `split(matmul(a, w))[i] + split(b)[i]` when every piece feeds
+    elementwise ops; returns how many splits were rewritten.
+
+    An LSTM cell's gates: the bias add of the _FusedMatMul is a launch of its own on a GPU, on the
+    whole [batch, 4 * units] product, before the split that feeds the gate math. Added per piece
+    instead, it joins that math's cluster and costs nothing (the split of a 1-D bias is views).
+    Only the forward computation changes: gradients were built from the user's graph already.
+    """
+    consumers: dict[int, list[PNode]] = {}
+    controlled: set[int] = set()
+    for n in part.nodes:
+        for src, _ in n.inputs:
+            consumers.setdefault(id(src), []).append(n)
+        controlled.update(id(c) for c in n.control_inputs)
+    added: dict[int, list[PNode]] = {}
+    bias_splits: dict[tuple, PNode] = {}  # one per bias: every step of an unrolled RNN shares it
+    for s in part.nodes:
+        new = _push_bias(s, consumers, controlled, bias_splits)
+        if new:
+            added[id(s)] = new
+    if not added:
+        return 0
+    out: list[PNode] = []
+    for n in part.nodes:
+        out.append(n)
+        out.extend(added.get(id(n), ()))
+    part.nodes = toposort(out, {id(n): i for i, n in enumerate(out)})
+    return len(added)
+
+
+def _push_bias(s: PNode, consumers: dict[int, list[PNode]], controlled: set[int],
+               bias_splits: dict[tuple, PNode]) -> list[PNode] | None:
+    if s.type != "Split" or id(s) in controlled or s.control_inputs:
+        return None
+    (axis_src, _), (x, xk) = s.inputs
+    if (x.type != "_FusedMatMul" or list(x.attrs.get("fused_ops", ())) != ["BiasAdd"] or xk != 0
+            or id(x) in controlled or x.control_inputs or axis_src.type != "Const"):
+        return None
+    readers = [u for u in consumers.get(id(x), []) if u.type not in _SHAPE_ONLY]
+    if int(axis_src.attrs["value"]) not in (1, -1) or readers != [s]:
+        return None  # not split along the product's columns, or the product is read elsewhere too
+    dt, k = x.out_dtypes[0], int(s.attrs["num_split"])
+    bias, bk = x.inputs[2]
+    bdims = bias.out_dims[bk]
+    if dt not in _TYPES or bdims is None or len(bdims) != 1 or bdims[0] is None or bdims[0] % k:
+        return None
+    users = list(dict.fromkeys(consumers.get(id(s), [])))
+    if any(u.type not in EXPRESSIONS or u.out_dtypes[0] != dt for u in users) or None in s.out_dims:
+        return None  # a piece read by a non-elementwise op: its add would be a launch of its own
+    new: list[PNode] = []
+    split_bias = bias_splits.get((id(bias), bk, k))
+    if split_bias is None:
+        axis0 = const_node(s, np.asarray(0, np.int32), f"{s.name}/bias_split/axis")
+        split_bias = PNode(f"{s.name}/bias_split", "Split", s.opdef, {**s.attrs}, s.device, None, [dt] * k,
+                           [(bdims[0] // k,)] * k)
+        split_bias.inputs = [(axis0, 0), (bias, bk)]
+        bias_splits[(id(bias), bk, k)] = split_bias
+        new = [axis0, split_bias]
+    add_def = registry.get("Add")
+    adds = []
+    for i in range(k):
+        a = PNode(f"{s.name}/bias_{i}", "Add", add_def, {"T": dt}, s.device, None, [dt], [s.out_dims[i]])
+        a.inputs = [(s, i), (split_bias, i)]
+        adds.append(a)
+    for u in users:
+        u.inputs = [(adds[i], 0) if src is s else (src, i) for src, i in u.inputs]
+    x.type, x.opdef = "MatMul", registry.get("MatMul")
+    x.attrs = {key: v for key, v in x.attrs.items() if key != "fused_ops"}
+    x.inputs = x.inputs[:2]
+    return new + adds

@@ -198,3 +198,49 @@ def test_long_chains_are_cut_into_bounded_clusters():
     np.testing.assert_allclose(out, want, rtol=1e-6)
     sizes = [len(n.attr["fused_names"].list.s) for n in _fused(nodes)]
     assert max(sizes) <= elementwise_fusion.MAX_MEMBERS and sum(sizes) == 150
+
+
+def test_gpu_bias_add_before_a_split_joins_the_gate_clusters():
+    # split(matmul(a, w) + b) on a GPU: the bias is added per piece inside each cell's gate kernel, so the
+    # product is a plain MatMul (the _FusedMatMul's bias add was a launch of its own).
+    from labflow.testing.emulated_gpu import emulated_gpu
+    rng = np.random.RandomState(1)
+    xs = rng.randn(3, 4, 5).astype(np.float32)
+    w0 = rng.uniform(-0.3, 0.3, (10, 20)).astype(np.float32)
+    b0 = rng.uniform(-0.3, 0.3, 20).astype(np.float32)
+
+    def build():
+        x = tf.constant(xs)
+        w, b = tf.Variable(w0), tf.Variable(b0)
+        h = c = tf.zeros([4, 5])
+        for t in range(3):
+            i, j, f, o = tf.split(tf.matmul(tf.concat([x[t], h], 1), w) + b, 4, axis=1)
+            c = c * tf.sigmoid(f) + tf.sigmoid(i) * tf.tanh(j)
+            h = tf.sigmoid(o) * tf.tanh(c)
+        loss = tf.reduce_sum(h * h)
+        return loss, tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+
+    got = {}
+    with emulated_gpu() as emu:
+        for level in (tf.OptimizerOptions.DEFAULT, tf.OptimizerOptions.OFF):
+            g = tf.Graph()
+            with g.as_default(), tf.device("/gpu:0"):
+                loss, train = build()
+            cfg = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+                global_jit_level=level)))
+            with tf.Session(graph=g, config=cfg) as s:
+                s.run(tf.global_variables_initializer())
+                losses = [s.run([train, loss])[1] for _ in range(3)]
+                md = tf.RunMetadata()
+                emu.reset()
+                s.run(loss, options=tf.RunOptions(output_partition_graphs=True), run_metadata=md)
+                ops = [n.op for gd in md.partition_graphs for n in gd.node]
+            got[level] = losses, ops, emu.launches
+    (fused_losses, fused_ops, fused_launches), (plain_losses, plain_ops, plain_launches) = got.values()
+    np.testing.assert_allclose(fused_losses, plain_losses, rtol=1e-6)
+    assert plain_ops.count("_FusedMatMul") == 3 and fused_ops.count("_FusedMatMul") == 0
+    assert fused_ops.count("MatMul") == 3 and fused_ops.count("_FusedElementwise") == 3
+    assert fused_ops.count("Split") == 3 + 1  # the cells' own, and one of the bias that every cell shares
+    # Per cell: concat (folded in the first: both operands are constants), MatMul, one gate kernel (the
+    # bias split into views is free); then the loss's sum.
+    assert fused_launches <= 3 * 3, (fused_launches, plain_launches)
