@@ -28,7 +28,8 @@ from labflow import dtypes as _dt
 from labflow.framework import registry
 from labflow.ops.fused_elementwise_ops import EXPRESSIONS
 from labflow.ops.fused_elementwise_ops import MAX_KERNEL_ARGS as MAX_ARGS
-from labflow.runtime.partition import Partition, PNode, const_node, toposort
+from labflow.runtime.fusion import SHAPE_ONLY
+from labflow.runtime.partition import Partition, PNode, const_node, consumers_of, toposort
 
 _TYPES = (_dt.float16, _dt.float32, _dt.float64)
 # Most ops in one cluster: bounds the cost of clustering (quadratic in a cluster's size) and of
@@ -182,10 +183,6 @@ def _fused_node(members: list[PNode], consumers: dict[int, list[PNode]]) -> PNod
     return f
 
 
-# Consumers that only read a value's shape (equal before and after the rewrite below).
-_SHAPE_ONLY = ("Shape", "Size", "Rank", "ShapeN")
-
-
 def bias_after_split(part: Partition) -> int:
     """`split(matmul(a, w) + b)` -> `split(matmul(a, w))[i] + split(b)[i]` when every piece feeds
     elementwise ops; returns how many splits were rewritten.
@@ -195,12 +192,7 @@ def bias_after_split(part: Partition) -> int:
     instead, it joins that math's cluster and costs nothing (the split of a 1-D bias is views).
     Only the forward computation changes: gradients were built from the user's graph already.
     """
-    consumers: dict[int, list[PNode]] = {}
-    controlled: set[int] = set()
-    for n in part.nodes:
-        for src, _ in n.inputs:
-            consumers.setdefault(id(src), []).append(n)
-        controlled.update(id(c) for c in n.control_inputs)
+    consumers, controlled = consumers_of(part.nodes)
     added: dict[int, list[PNode]] = {}
     bias_splits: dict[tuple, PNode] = {}  # one per bias: every step of an unrolled RNN shares it
     for s in part.nodes:
@@ -225,7 +217,7 @@ def _push_bias(s: PNode, consumers: dict[int, list[PNode]], controlled: set[int]
     if (x.type != "_FusedMatMul" or list(x.attrs.get("fused_ops", ())) != ["BiasAdd"] or xk != 0
             or id(x) in controlled or x.control_inputs or axis_src.type != "Const"):
         return None
-    readers = [u for u in consumers.get(id(x), []) if u.type not in _SHAPE_ONLY]
+    readers = [u for u in consumers.get(id(x), []) if u.type not in SHAPE_ONLY]
     if int(axis_src.attrs["value"]) not in (1, -1) or readers != [s]:
         return None  # not split along the product's columns, or the product is read elsewhere too
     dt, k = x.out_dtypes[0], int(s.attrs["num_split"])

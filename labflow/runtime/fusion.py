@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from labflow import dtypes as _dt
 from labflow.framework import registry
-from labflow.runtime.partition import Partition, PNode
+from labflow.runtime.partition import Partition, PNode, consumers_of
 
 _ADDS = ("BiasAdd", "Add", "AddV2")
 # The products that fuse, and what they become.
@@ -22,17 +22,12 @@ _FLOATS = (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64)
 # Consumers that read only a value's shape: the fused node's output has the same shape as each
 # intermediate of the chain (bias add and activation keep it), so they can read that instead. This is
 # what lets training graphs fuse: the gradient of `conv + b` asks for Shape(conv) when the batch is unknown.
-_SHAPE_ONLY = ("Shape", "Size", "Rank", "ShapeN")
+SHAPE_ONLY = ("Shape", "Size", "Rank", "ShapeN")
 
 
 def fuse(part: Partition) -> int:
     """Fuses every eligible chain of `part` in place; returns how many nodes were removed."""
-    consumers: dict[int, list[PNode]] = {}
-    controlled: set[int] = set()
-    for n in part.nodes:
-        for src, _ in n.inputs:
-            consumers.setdefault(id(src), []).append(n)
-        controlled.update(id(c) for c in n.control_inputs)
+    consumers, controlled = consumers_of(part.nodes)
     removed: set[int] = set()
     for head in part.nodes:
         fused_opdef = registry.lookup(_FUSED.get(head.type, ""))
@@ -51,7 +46,7 @@ def fuse(part: Partition) -> int:
         # The last node of the chain becomes the fused node: its consumers keep pointing at it.
         for n in chain[:-1]:
             for user in consumers.get(id(n), []):
-                if user.type in _SHAPE_ONLY:
+                if user.type in SHAPE_ONLY:
                     user.inputs = [(last, 0) if src is n else (src, k) for src, k in user.inputs]
         attrs = dict(head.attrs)
         attrs["fused_ops"] = ops
@@ -66,7 +61,7 @@ def fuse(part: Partition) -> int:
 
 def _only_consumer(n: PNode, consumers: dict[int, list[PNode]], controlled: set[int]) -> PNode | None:
     """The single consumer of `n`'s value that is not a shape-only reader, or None."""
-    users = [u for u in consumers.get(id(n), []) if u.type not in _SHAPE_ONLY]
+    users = [u for u in consumers.get(id(n), []) if u.type not in SHAPE_ONLY]
     if len(users) != 1 or id(n) in controlled or len(n.out_dtypes) != 1:
         return None
     return users[0]

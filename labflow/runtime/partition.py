@@ -187,6 +187,17 @@ def const_node(template: PNode, value: Any, name: str) -> PNode:
                  [dt], [tuple(value.shape)])
 
 
+def consumers_of(nodes: list[PNode]) -> tuple[dict[int, list[PNode]], set[int]]:
+    """(node id -> the nodes reading its values, ids of nodes something depends on by a control edge)."""
+    consumers: dict[int, list[PNode]] = {}
+    controlled: set[int] = set()
+    for n in nodes:
+        for src, _ in n.inputs:
+            consumers.setdefault(id(src), []).append(n)
+        controlled.update(id(c) for c in n.control_inputs)
+    return consumers, controlled
+
+
 def toposort(nodes: list[PNode], order: dict[int, int]) -> list[PNode]:
     """The nodes in dependency order, otherwise as close to `order` as possible (Kahn's algorithm)."""
     ids = {id(n) for n in nodes}
