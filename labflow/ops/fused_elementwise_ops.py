@@ -139,6 +139,29 @@ def fused(xp: Any, fn: Callable) -> Callable:
     return f
 
 
+_per_backend: dict[tuple, Any] = {}
+
+
+def per_backend(xp: Any, make: Callable) -> Any:
+    """`make(xp)`, made once per backend: a GPU kernel's `fused` functions, which need `xp` in their
+    bodies (`xp.exp`, `xp.where`) and so are closures made for it."""
+    key = (xp, make)
+    made = _per_backend.get(key)
+    if made is None:
+        made = _per_backend[key] = make(xp)
+    return made
+
+
+def device_constant(xp: Any, like: Any, key: tuple, make: Callable) -> Any:
+    """`make()`, a small constant array a kernel reads every call (an index ramp), made once per `key`
+    and GPU: the device of `like`, where the kernel runs."""
+    full = (xp, key, getattr(getattr(like, "device", None), "id", 0))
+    value = _per_backend.get(full)
+    if value is None:
+        value = _per_backend[full] = make()
+    return value
+
+
 def _guarded(key: tuple, fused_fn: Callable, plain: Callable, what: str) -> Callable:
     """`fused_fn`, falling back for good to `plain` (the same ops, one launch each) if it ever raises where
     `plain` does not: a program the installed CuPy cannot fuse or compile must cost speed, not the run.

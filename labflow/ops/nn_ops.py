@@ -29,7 +29,7 @@ from labflow.ops.common import (
     same_shape,  # noqa: F401 - also used by nn_extra_ops
     sum_leading,
 )
-from labflow.ops.fused_elementwise_ops import evaluate, fused
+from labflow.ops.fused_elementwise_ops import evaluate, fused, per_backend
 
 __all__ = ["relu", "softmax", "log_softmax", "bias_add", "l2_loss", "dropout"]
 
@@ -320,20 +320,14 @@ def l2_loss_kernel(xp, t):
         return (np.dot(flat, flat) / 2).astype(t.dtype)
     if xp is not np:
         # One kernel (square, sum, halve) instead of four launches: weight decay calls this per weight.
-        return _gpu_half_sum_of_squares(xp)(u).astype(t.dtype, copy=False)
+        return per_backend(xp, _gpu_half_sum_of_squares)(u).astype(t.dtype, copy=False)
     return (xp.sum(u * u) / 2).astype(t.dtype)
 
 
-_half_sum_of_squares_fns: dict[int, Any] = {}
-
-
 def _gpu_half_sum_of_squares(xp: Any) -> Any:
-    f = _half_sum_of_squares_fns.get(id(xp))
-    if f is None:
-        def half_sum_of_squares(x: Any) -> Any:
-            return xp.sum(x * x) / 2
-        f = _half_sum_of_squares_fns[id(xp)] = fused(xp, half_sum_of_squares)
-    return f
+    def half_sum_of_squares(x: Any) -> Any:
+        return xp.sum(x * x) / 2
+    return fused(xp, half_sum_of_squares)
 
 
 @l2_loss_kernel.grad

@@ -20,7 +20,7 @@ from labflow.framework.registry import op
 from labflow.framework.shapes import TensorShape, broadcast_dims
 from labflow.ops import array_ops, math_ops
 from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, base, convert_to_tensor, dims, make_op
-from labflow.ops.fused_elementwise_ops import evaluate, fused
+from labflow.ops.fused_elementwise_ops import device_constant, evaluate, fused, per_backend
 from labflow.ops.nn_ops import is_zero, log_softmax_last, pick_axis, softmax_grad, swap_to_last, upcast
 
 __all__ = ["softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
@@ -276,8 +276,16 @@ def sparse_softmax_xent_kernel(xp, features, labels, *, Tlabels):
     return _sparse_xent_cpu(x, idx, features.dtype)
 
 
-_gpu_xent_fns: dict[int, tuple] = {}
-_gpu_columns: dict[tuple, Any] = {}
+def _gpu_xent_kernels(xp: Any) -> tuple:
+    def shifted_exp(x: Any, m: Any) -> Any:
+        return xp.exp(x - m)
+
+    def backprop(e: Any, total: Any, cols: Any, lab: Any) -> Any:
+        return e / total - (cols == lab)
+
+    def loss(total: Any, picked: Any, m: Any) -> Any:
+        return xp.log(total) - (picked - m)
+    return tuple(fused(xp, f) for f in (shifted_exp, backprop, loss))
 
 
 def _sparse_xent_gpu(xp: Any, x: Any, labels: Any, dtype: Any) -> tuple:
@@ -292,22 +300,8 @@ def _sparse_xent_gpu(xp: Any, x: Any, labels: Any, dtype: Any) -> tuple:
         raise errors.InvalidArgumentError(None, None, _bad_label_message(labels, n))
     if not n or not b:
         return xp.zeros((b,), dtype), x.astype(dtype, copy=True)
-    fns = _gpu_xent_fns.get(id(xp))
-    if fns is None:
-        def shifted_exp(x: Any, m: Any) -> Any:
-            return xp.exp(x - m)
-
-        def backprop(e: Any, total: Any, cols: Any, lab: Any) -> Any:
-            return e / total - (cols == lab)
-
-        def loss(total: Any, picked: Any, m: Any) -> Any:
-            return xp.log(total) - (picked - m)
-        fns = _gpu_xent_fns[id(xp)] = tuple(fused(xp, f) for f in (shifted_exp, backprop, loss))
-    shifted_exp, backprop, loss = fns
-    key = (n, getattr(getattr(x, "device", None), "id", 0))  # arrays live on one GPU
-    cols = _gpu_columns.get(key)
-    if cols is None:
-        cols = _gpu_columns[key] = xp.arange(n, dtype=xp.int32)
+    shifted_exp, backprop, loss = per_backend(xp, _gpu_xent_kernels)
+    cols = device_constant(xp, x, ("columns", n), lambda: xp.arange(n, dtype=xp.int32))
     lab = labels.reshape(b, 1)
     m = xp.max(x, axis=1, keepdims=True)
     e = shifted_exp(x, m)

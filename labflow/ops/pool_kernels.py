@@ -174,20 +174,13 @@ def _hit_position(r: Any, y: Any, pos: Any, miss: Any) -> Any:
     return (r == y) * pos + (r != y) * miss  # where(r == y, pos, miss), in integer arithmetic
 
 
-_gpu_fns: dict[int, tuple] = {}
-
-
 def _gpu_kernels(xp: Any) -> tuple:
-    """(hit position, route) as fused kernels of this backend, made once."""
-    fns = _gpu_fns.get(id(xp))
-    if fns is None:
-        from labflow.ops.fused_elementwise_ops import fused
+    """(hit position, route) as fused kernels of this backend."""
+    from labflow.ops.fused_elementwise_ops import fused
 
-        def route(pos: Any, first: Any, g: Any, zero: Any) -> Any:
-            return xp.where(pos == first, g, zero)  # where, not a multiply: 0 * inf would be NaN
-        positions: dict[tuple, Any] = {}
-        fns = _gpu_fns[id(xp)] = (fused(xp, _hit_position), fused(xp, route), positions)
-    return fns
+    def route(pos: Any, first: Any, g: Any, zero: Any) -> Any:
+        return xp.where(pos == first, g, zero)  # where, not a multiply: 0 * inf would be NaN
+    return fused(xp, _hit_position), fused(xp, route)
 
 
 def _max_pool_grad_tiled_gpu(xp: Any, r6: Any, y: Any, g: Any) -> Any:
@@ -195,12 +188,11 @@ def _max_pool_grad_tiled_gpu(xp: Any, r6: Any, y: Any, g: Any) -> Any:
     element's window position where it equals its window's max (else KH*KW), the smallest such position
     per window (the first max, row-major), then the gradient routed there. The CPU's loop over window
     positions is ~10 launches for 2x2 windows."""
-    hit_position, route, positions = _gpu_kernels(xp)
+    from labflow.ops.fused_elementwise_ops import device_constant, per_backend
+    hit_position, route = per_backend(xp, _gpu_kernels)
     kh, kw = r6.shape[2], r6.shape[4]
-    key = (kh, kw, getattr(getattr(r6, "device", None), "id", 0))  # one per GPU: arrays live on one
-    pos = positions.get(key)
-    if pos is None:
-        pos = positions[key] = xp.arange(kh * kw, dtype=xp.int32).reshape(1, 1, kh, 1, kw, 1)
+    pos = device_constant(xp, r6, ("window positions", kh, kw),
+                          lambda: xp.arange(kh * kw, dtype=xp.int32).reshape(1, 1, kh, 1, kw, 1))
     y6, g6 = y[:, :, None, :, None, :], g[:, :, None, :, None, :]
     codes = hit_position(r6, y6, pos, xp.int32(kh * kw))
     first = xp.min(codes, axis=(2, 4), keepdims=True)
