@@ -59,7 +59,7 @@ gpu-check:
 	-PYTHONPATH=. timeout 60 python3 benchmarks/gpu_launch_cost.py > $(GPU_OUT)/launch_cost.jsonl 2> $(GPU_OUT)/launch_cost.err
 	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \
 	  --junitxml=$(GPU_OUT)/gpu-tests.xml > $(GPU_OUT)/gpu-tests.txt 2>&1
-	tail -5 $(GPU_OUT)/gpu-tests.txt
+	-python3 benchmarks/gpu_report.py $(GPU_OUT)
 GPU_TEST_S ?= 170
 
 clean:
