@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from labflow.backend import threads
+from labflow.backend import gpu_blas, threads
 
 # Bytes of lowered matrix per chunk (CPU). Measured on the Deep MNIST shapes (benchmarks/conv_micro.py):
 # 2-4 MB blocks run the GEMM at ~2x the speed of one 30 MB block; much smaller blocks lose to per-call cost.
@@ -176,6 +176,14 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epi
             epilogue(out.reshape(-1, f))
         return out.astype(dtype, copy=False)
 
+    lowered = None if xp is np else _gpu_im2col(xp, x, oh, ow, kh, kw, strides, dil, pads)
+    if lowered is not None:
+        block = out.reshape(-1, f)
+        _gemm(xp, lowered, wm, block)
+        if epilogue is not None:
+            epilogue(block)
+        return out.astype(dtype, copy=False)
+
     def part(lo: int, hi: int) -> None:
         for n0, b, a in _lowered_chunks(xp, x[lo:hi], oh, ow, kh, kw, strides, dil, pads):
             block = out[lo + n0:lo + n0 + b].reshape(b * oh * ow, f)
@@ -192,7 +200,7 @@ def _gemm(xp: Any, a: Any, b: Any, out: Any) -> None:
     if xp is np:
         threads.gemm(a, b, out)
     else:
-        xp.matmul(a, b, out=out)
+        gpu_blas.gemm(xp, a, b, out)
 
 
 def batch_parts(xp: Any, n: int, item_bytes: int, part: Any, gemm: bool = False) -> None:
@@ -217,6 +225,10 @@ def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tup
     k = kh * kw * c
     if n * oh * ow == 0 or k * f == 0:
         return xp.zeros(fshape, dtype=dtype)
+    lowered = None if xp is np else _gpu_im2col(xp, x, oh, ow, kh, kw, strides, dil, pads)
+    if lowered is not None:
+        # [K, F] straight from the transposed view of the lowered matrix: cuBLAS reads it as it is
+        return gpu_blas.gemm(xp, lowered.T, dy.reshape(-1, f)).reshape(fshape).astype(dtype, copy=False)
     # Accumulated as [F, K] = dy^T @ lowered: measured faster than lowered^T @ dy (the long M
     # dimension is the reduction either way; this orientation packs the small dy^T panel once).
     ranges = threads.split(n, -(-SPLIT_MIN_BYTES // (oh * ow * k * x.itemsize)), threads.gemm_parts()) \
@@ -254,6 +266,10 @@ def conv2d_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tupl
     (pt, pb), (pl, pr) = pads
     if n * h * wd * c == 0 or oh * ow * f == 0 or kh * kw == 0:
         return xp.zeros(xshape, dtype=dtype)
+    if xp is not np:
+        dx = _gpu_col2im(xp, dy, w, xshape, oh, ow, strides, dil, pads)
+        if dx is not None:
+            return dx.astype(dtype, copy=False)
     ekh, ekw = (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1
     tpads = ((ekh - 1 - pt, h + pt - oh), (ekw - 1 - pl, wd + pl - ow))
     if strides == (1, 1) and c >= TCONV_MIN_CHANNELS and min(tpads[0] + tpads[1]) >= 0:
@@ -299,3 +315,66 @@ def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tup
 
     batch_parts(xp, n, oh * ow * k * dy.itemsize, part, gemm=True)
     return xp.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + wd])
+
+
+# -- GPU: im2col and col2im as one index-arithmetic kernel each (ops/gpu_raw_kernels.py) ----------------
+def _gpu_args(x_shape: tuple, oh: int, ow: int, ksize: tuple, strides: tuple, dil: tuple, pads: tuple) -> list:
+    from labflow.ops import gpu_raw_kernels as gik
+    return gik.geometry(x_shape, oh, ow, ksize, strides) + [np.int32(v) for v in (*dil, pads[0][0], pads[1][0])]
+
+
+def _gpu_im2col(xp: Any, x: Any, oh: int, ow: int, kh: int, kw: int, strides: tuple, dil: tuple,
+                pads: tuple) -> Any:
+    """The [N*OH*OW, KH*KW*C] lowered x (padding included) in one launch; None where the kernel does not
+    apply (then the caller takes the array-op path)."""
+    from labflow.ops import gpu_raw_kernels as gik
+    n, c = x.shape[0], x.shape[3]
+    col = xp.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+    if not gik.supported(x, col):
+        return None
+    run = gik.kernel(xp, "im2col", x.dtype, _im2col_reference)
+    x = x if x.flags.c_contiguous else xp.ascontiguousarray(x)
+    return col if run is not None and run(col.size, x, *_gpu_args(x.shape, oh, ow, (kh, kw), strides, dil, pads),
+                                          col) else None
+
+
+def _gpu_col2im(xp: Any, dy: Any, w: Any, xshape: tuple, oh: int, ow: int, strides: tuple, dil: tuple,
+                pads: tuple) -> Any:
+    """The input gradient as one GEMM to the lowered gradient [N*OH*OW, KH*KW*C] and one gather kernel
+    (each input element sums the entries of the windows covering it); None where it does not apply."""
+    from labflow.ops import gpu_raw_kernels as gik
+    kh, kw, c, f = w.shape
+    dx = xp.empty(xshape, dtype=dy.dtype)
+    if not gik.supported(dy, w, dx) or dy.shape[0] * oh * ow * kh * kw * c >= 2**31:
+        return None
+    run = gik.kernel(xp, "col2im", dy.dtype, _col2im_reference)
+    if run is None:
+        return None
+    dy = dy if dy.flags.c_contiguous else xp.ascontiguousarray(dy)
+    dcol = gpu_blas.gemm(xp, dy.reshape(-1, f), w.reshape(-1, f).T)
+    return dx if run(dx.size, dcol, *_gpu_args(xshape, oh, ow, (kh, kw), strides, dil, pads), dx) else None
+
+
+def _padded_extent(size: int, out: int, k: int, stride: int, dil: int, before: int) -> int:
+    # the padding after the input that the windows reach (the reference kernels pad that much)
+    return max(0, (out - 1) * stride + (k - 1) * dil + 1 - size - before)
+
+
+def _im2col_reference(x, h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, col) -> None:
+    """NumPy twin of the im2col kernel (what the emulated GPU runs)."""
+    pads = ((pt, _padded_extent(h, oh, kh, sh, dh, pt)), (pl, _padded_extent(w, ow, kw, sw, dw, pl)))
+    view = _lowered_view(np, pad_hw(np, x, pads), oh, ow, kh, kw, (sh, sw), (dh, dw), False)
+    col[...] = view.reshape(col.shape)
+
+
+def _col2im_reference(dcol, h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, dx) -> None:
+    """NumPy twin of the col2im kernel: KH*KW strided slice adds into a padded gradient, then the crop."""
+    n = dx.shape[0]
+    hp = h + pt + _padded_extent(h, oh, kh, sh, dh, pt)
+    wp = w + pl + _padded_extent(w, ow, kw, sw, dw, pl)
+    dxp = np.zeros((n, hp, wp, ch), dtype=dx.dtype)
+    lo = dcol.reshape(n, oh, ow, kh, kw, ch)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw] += lo[:, :, :, i, j]
+    dx[...] = dxp[:, pt:pt + h, pl:pl + w]

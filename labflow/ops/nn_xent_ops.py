@@ -83,7 +83,16 @@ def _softmax_xent_cpu(x: np.ndarray, y: np.ndarray, dtype: Any) -> tuple:
     return loss.astype(dtype, copy=False), e.astype(dtype, copy=False)
 
 
+# Up to this many classes a dense cross-entropy on a GPU is one kernel with a thread per row (a loop over
+# the classes); wider rows (a vocabulary) take the kernels below, which spread a row over threads.
+ROW_KERNEL_CLASSES = 1024
+
+
 def _softmax_xent_gpu(xp: Any, x: Any, y: Any, dtype: Any) -> tuple:
+    if x.shape == y.shape and x.ndim == 2 and x.shape[1] <= ROW_KERNEL_CLASSES:
+        done = _softmax_xent_rows(xp, x, y)
+        if done is not None:
+            return done[0].astype(dtype, copy=False), done[1].astype(dtype, copy=False)
     # The same math with its elementwise passes fused: 6 kernel launches instead of 11.
     m = xp.max(x, axis=-1, keepdims=True)
     e = evaluate(xp, ["Sub 0 1", "Exp 2"], [3], x, m)  # exp(x - max)
@@ -92,6 +101,24 @@ def _softmax_xent_gpu(xp: Any, x: Any, y: Any, dtype: Any) -> tuple:
     # labels * -log softmax = labels * (log(total) - (x - max))
     loss = xp.sum(evaluate(xp, ["Log 3", "Sub 1 2", "Sub 4 5", "Mul 0 6"], [7], y, x, m, total), axis=-1)
     return loss.astype(dtype, copy=False), back.astype(dtype, copy=False)
+
+
+def _softmax_xent_rows(xp: Any, x: Any, y: Any) -> tuple | None:
+    """(loss, backprop) from one launch of gpu_raw_kernels' row kernel; None where it does not apply."""
+    from labflow.ops import gpu_raw_kernels as gik
+    loss = xp.empty(x.shape[:1], dtype=x.dtype)
+    back = xp.empty(x.shape, dtype=x.dtype)
+    if not gik.supported(x, y):
+        return None
+    run = gik.kernel(xp, "softmax_xent_rows", x.dtype, _softmax_xent_rows_reference)
+    x = x if x.flags.c_contiguous else xp.ascontiguousarray(x)
+    y = y if y.flags.c_contiguous else xp.ascontiguousarray(y)
+    return (loss, back) if run is not None and run(x.shape[0], x, y, np.int32(x.shape[1]), loss, back) else None
+
+
+def _softmax_xent_rows_reference(x: Any, y: Any, classes: Any, loss: Any, back: Any) -> None:
+    """NumPy twin of the row kernel (what the emulated GPU runs)."""
+    loss[...], back[...] = _softmax_xent_cpu(x, y, x.dtype)
 
 
 def _xent_grad_common(op, grad_loss, grad_grad):

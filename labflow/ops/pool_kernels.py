@@ -72,6 +72,10 @@ def _pool(xp: Any, xpad: Any, fn: Any, ksize: tuple, strides: tuple, oh: int, ow
 
 def max_pool(xp: Any, x: Any, ksize: tuple, strides: tuple, pads: tuple, oh: int, ow: int) -> Any:
     """The max of each window."""
+    if xp is not np:
+        y = xp.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+        if _gpu_kernel(xp, "max_pool", _max_pool_reference, [x], ksize, strides, pads, y):
+            return y
     xpad = pad_hw(xp, x, pads, _lowest(xp, x.dtype))
     return _pool(xp, xpad, xp.maximum, ksize, strides, oh, ow, x.dtype)
 
@@ -201,6 +205,11 @@ def _max_pool_grad_tiled_gpu(xp: Any, r6: Any, y: Any, g: Any) -> Any:
 
 def max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple, pads: tuple) -> Any:
     """Routes each output gradient to the first max of its window; returns x's shape."""
+    if xp is not np and y.shape == g.shape:
+        dx = xp.empty(x.shape, dtype=g.dtype)
+        if x.dtype == g.dtype and _gpu_kernel(xp, "max_pool_grad", _max_pool_grad_reference, [x, y, g],
+                                              ksize, strides, pads, dx):
+            return dx
     n, h, w, c = x.shape
     (pt, pb), (pl, pr) = pads
     xpad = _mask_pad(xp, x, pads)
@@ -259,3 +268,34 @@ def max_pool_grad_grad(xp: Any, x: Any, y: Any, gg: Any, ksize: tuple, strides: 
     for rs, cs, hit in _first_max_masks(xp, xpad, y, ksize, strides):
         out += xp.where(hit, ggpad[:, rs, cs], zero)
     return out
+
+
+# -- GPU: max pooling and its gradient as one index-arithmetic kernel each (ops/gpu_raw_kernels.py) --
+def _gpu_kernel(xp: Any, name: str, reference: Any, ins: list, ksize: tuple, strides: tuple, pads: tuple,
+                out: Any) -> bool:
+    """Runs kernel `name` into `out`; False where it does not apply (the caller takes the array ops)."""
+    from labflow.ops import gpu_raw_kernels as gik
+    if not gik.supported(out, *ins):
+        return False
+    run = gik.kernel(xp, name, out.dtype, reference)
+    if run is None:
+        return False
+    ins = [a if a.flags.c_contiguous else xp.ascontiguousarray(a) for a in ins]
+    oh, ow = (out.shape if name == "max_pool" else ins[1].shape)[1:3]
+    geometry = gik.geometry(ins[0].shape, oh, ow, ksize, strides)
+    return bool(run(out.size, *ins, *geometry, np.int32(pads[0][0]), np.int32(pads[1][0]), out))
+
+
+def _reference_pads(h: int, w: int, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, pt: int,
+                    pl: int) -> tuple:
+    return ((pt, max(0, (oh - 1) * sh + kh - h - pt)), (pl, max(0, (ow - 1) * sw + kw - w - pl)))
+
+
+def _max_pool_reference(x, h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, y) -> None:
+    """NumPy twin of the max_pool kernel (what the emulated GPU runs)."""
+    y[...] = max_pool(np, x, (kh, kw), (sh, sw), _reference_pads(h, w, oh, ow, kh, kw, sh, sw, pt, pl), oh, ow)
+
+
+def _max_pool_grad_reference(x, y, g, h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, dx) -> None:
+    """NumPy twin of the max_pool_grad kernel."""
+    dx[...] = max_pool_grad(np, x, y, g, (kh, kw), (sh, sw), _reference_pads(h, w, oh, ow, kh, kw, sh, sw, pt, pl))

@@ -198,6 +198,21 @@ class ElementwiseKernel:
         return args[len(self.ins)] if len(self.outs) == 1 else tuple(args[len(self.ins):])
 
 
+class ReferenceKernel:
+    """Stands in for an index-arithmetic ElementwiseKernel (labflow/ops/gpu_raw_kernels.py), whose CUDA C
+    this emulator cannot run: one counted launch of the kernel's NumPy reference, which writes the
+    output (the last argument) in place. Only the emulator has this name: labflow uses it to know."""
+
+    def __init__(self, name: str, reference: Any):
+        self.name, self.reference = name, reference
+
+    def __call__(self, *args: Any) -> Any:
+        _state.count(f"kernel:{self.name}")
+        with _uncounted():
+            self.reference(*[np.asarray(a) if isinstance(a, np.ndarray) else a for a in args])
+        return args[-1]
+
+
 class _Pool:
     def __init__(self) -> None:
         self.limit = 0
@@ -272,6 +287,7 @@ def _module() -> _Module:
     m = _Module("cupy_emulated")
     m.ndarray = ndarray
     m.asarray, m.array, m.asnumpy, m.fuse, m.ElementwiseKernel = asarray, array, asnumpy, fuse, ElementwiseKernel
+    m.ReferenceKernel = ReferenceKernel
     m.get_default_memory_pool = lambda: _pool
     m.random = types.SimpleNamespace(RandomState=_RandomState)
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, getDeviceProperties=lambda i: dict(_PROPS),

@@ -1,0 +1,241 @@
+"""Hand-written CUDA kernels (CuPy RawKernels), one launch each: im2col with its zero padding, col2im
+as a gather, max pooling and its gradient, the dense softmax cross-entropy of small class counts.
+
+Why: a small training step on a GPU is bound by host time per launch, not by the device (measured on
+an H200: the Deep MNIST CNN step's kernels are ~20-60 us of device time each, while every CuPy launch
+costs 10-25 us of host time, an ElementwiseKernel with many arguments ~25). The array-op versions of
+these kernels (conv_kernels.py, pool_kernels.py, nn_xent_ops.py) are 3-6 launches each; here every
+output element computes its own source indices, so padding, strides and dilation cost nothing extra,
+and a RawKernel launch is the cheapest CuPy has (the arguments go straight to cuLaunchKernel).
+
+Each kernel's semantics are its array-op twin's, which is also its NumPy reference. A real GPU checks
+the CUDA against the CPU in tests/gpu (the op sweep runs every conv, pool and cross-entropy case on
+/gpu:0; test_gpu_kernels.py adds ties, NaN and padding). The emulated GPU (labflow/testing/
+emulated_gpu.py), which cannot run CUDA C, runs the reference through `xp.ReferenceKernel`, counted as
+one launch. A kernel that fails to compile makes `kernel()` return None for good and the caller takes
+its array-op path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+
+_log = logging.getLogger("labflow.gpu")
+
+_TEMPLATE = """
+typedef {ctype} T;
+extern "C" __global__ void labflow_{name}({params}, const long long total) {{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (long long)blockDim.x * gridDim.x) {{
+{body}
+    }}
+}}
+"""
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_THREADS = 256
+_MAX_BLOCKS = 65535
+
+# Output elements decoded from the flat index i: NHWC output (c, ox, oy, n) or NHWC input (c, xx, yy, n).
+_DECODE_OUT = """
+        const int c = (int)(i % ch);
+        long long t = i / ch;
+        const int ox = (int)(t % ow); t /= ow;
+        const int oy = (int)(t % oh);
+        const long long n = t / oh;"""
+_DECODE_IN = """
+        const int c = (int)(i % ch);
+        long long t = i / ch;
+        const int xx = (int)(t % w); t /= w;
+        const int yy = (int)(t % h);
+        const long long n = t / h;"""
+_GEOMETRY = "const int h, const int w, const int ch, const int oh, const int ow, const int kh, const int kw, " \
+            "const int sh, const int sw"
+_NEG_INF = "(T)__longlong_as_double(0xfff0000000000000ULL)"
+
+# name: (C parameters before `total`, loop body over i < total)
+SOURCES: dict[str, tuple[str, str]] = {
+    # col [N*OH*OW, KH*KW*C] (rows: output pixels; columns: window offset, then channel) from x NHWC.
+    "im2col": (
+        f"const T* __restrict__ x, {_GEOMETRY}, const int dh, const int dw, const int pt, const int pl, "
+        "T* __restrict__ col", """
+        const long long kdim = (long long)kh * kw * ch;
+        const long long m = i / kdim;
+        const int r = (int)(i - m * kdim);
+        const int c = r % ch;
+        const int kx = (r / ch) % kw;
+        const int ky = r / ch / kw;
+        const int ox = (int)(m % ow);
+        const int oy = (int)((m / ow) % oh);
+        const long long n = m / ow / oh;
+        const int yy = oy * sh + ky * dh - pt;
+        const int xx = ox * sw + kx * dw - pl;
+        col[i] = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? x[((n * h + yy) * w + xx) * ch + c] : (T)0;"""),
+    # dx NHWC: the sum of the col entries of every window covering the element (window offset order,
+    # as the CPU's slice adds).
+    "col2im": (
+        f"const T* __restrict__ col, {_GEOMETRY}, const int dh, const int dw, const int pt, const int pl, "
+        "T* __restrict__ dx", _DECODE_IN + """
+        const long long kdim = (long long)kh * kw * ch;
+        T acc = 0;
+        for (int ky = 0; ky < kh; ++ky) {
+            const int ny = yy + pt - ky * dh;
+            if (ny < 0 || ny % sh) continue;
+            const int oy = ny / sh;
+            if (oy >= oh) continue;
+            for (int kx = 0; kx < kw; ++kx) {
+                const int nx = xx + pl - kx * dw;
+                if (nx < 0 || nx % sw) continue;
+                const int ox = nx / sw;
+                if (ox >= ow) continue;
+                acc += col[((n * oh + oy) * ow + ox) * kdim + (ky * kw + kx) * ch + c];
+            }
+        }
+        dx[i] = acc;"""),
+    # y NHWC: each window's max over its in-bounds elements; NaN wins, as in xp.maximum.
+    "max_pool": (
+        f"const T* __restrict__ x, {_GEOMETRY}, const int pt, const int pl, T* __restrict__ y", _DECODE_OUT + f"""
+        T best = {_NEG_INF};
+        bool any = false;
+        for (int ky = 0; ky < kh; ++ky) {{
+            const int yy = oy * sh - pt + ky;
+            if (yy < 0 || yy >= h) continue;
+            for (int kx = 0; kx < kw; ++kx) {{
+                const int xx = ox * sw - pl + kx;
+                if (xx < 0 || xx >= w) continue;
+                const T v = x[((n * h + yy) * w + xx) * ch + c];
+                if (!any || v > best || v != v) {{ best = v; any = true; }}
+            }}
+        }}
+        y[i] = best;"""),
+    # dx NHWC: the gradient of every window whose FIRST element (row-major) equal to the window's output
+    # is this one (TF's rule for ties); padding and NaN equal nothing.
+    "max_pool_grad": (
+        f"const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ g, {_GEOMETRY}, "
+        "const int pt, const int pl, T* __restrict__ dx", _DECODE_IN + """
+        int oy0 = yy + pt - kh + 1;
+        oy0 = oy0 <= 0 ? 0 : (oy0 + sh - 1) / sh;
+        const int oy1 = min((yy + pt) / sh, oh - 1);
+        int ox0 = xx + pl - kw + 1;
+        ox0 = ox0 <= 0 ? 0 : (ox0 + sw - 1) / sw;
+        const int ox1 = min((xx + pl) / sw, ow - 1);
+        T acc = 0;
+        for (int oy = oy0; oy <= oy1; ++oy) {
+            for (int ox = ox0; ox <= ox1; ++ox) {
+                const long long o = ((n * oh + oy) * ow + ox) * ch + c;
+                const T target = y[o];
+                bool found = false;
+                int fy = -1, fx = -1;
+                for (int ky = 0; ky < kh && !found; ++ky) {
+                    const int py = oy * sh - pt + ky;
+                    if (py < 0 || py >= h) continue;
+                    for (int kx = 0; kx < kw; ++kx) {
+                        const int px = ox * sw - pl + kx;
+                        if (px < 0 || px >= w) continue;
+                        if (x[((n * h + py) * w + px) * ch + c] == target) {
+                            fy = py; fx = px; found = true; break;
+                        }
+                    }
+                }
+                if (fy == yy && fx == xx) acc += g[o];
+            }
+        }
+        dx[i] = acc;"""),
+    # One row of a dense softmax cross-entropy per i: loss = sum(labels * (log(sum(exp(s))) - s)) and
+    # backprop = exp(s) / sum(exp(s)) - labels, s = x - max(x): nn_xent_ops._softmax_xent_gpu's math.
+    "softmax_xent_rows": (
+        "const T* __restrict__ x, const T* __restrict__ y, const int classes, T* __restrict__ loss, "
+        "T* __restrict__ back", """
+        const T* xr = x + i * classes;
+        const T* yr = y + i * classes;
+        T* br = back + i * classes;
+        T m = xr[0];
+        for (int j = 1; j < classes; ++j) {
+            const T v = xr[j];
+            if (v > m || v != v) m = v;
+        }
+        T total = 0;
+        for (int j = 0; j < classes; ++j) total += exp(xr[j] - m);
+        const T lt = log(total);
+        T l = 0;
+        for (int j = 0; j < classes; ++j) {
+            const T s = xr[j] - m;
+            br[j] = exp(s) / total - yr[j];
+            l += yr[j] * (lt - s);
+        }
+        loss[i] = l;"""),
+}
+# Adam with every scalar a device value (a variable or a constant on the GPU): the arithmetic of
+# train/gpu_update_kernels.py's ElementwiseKernel, in the same order.
+_ADAM = """
+        const T one = 1;
+        const T alpha = lr[0] * sqrt(one - beta2_power[0]) / (one - beta1_power[0]);
+        const T g = grad[i];
+        T mi = m[i];
+        mi += (g - mi) * (one - beta1[0]);
+        m[i] = mi;
+        T vi = v[i];
+        vi += (g * g - vi) * (one - beta2[0]);
+        v[i] = vi;
+        w[i] -= alpha * ({update}) / (sqrt(vi) + epsilon[0]);"""
+for _name, _update in (("apply_adam", "mi"), ("apply_adam_nesterov", "g * (one - beta1[0]) + beta1[0] * mi")):
+    SOURCES[_name] = (
+        "T* __restrict__ w, T* __restrict__ m, T* __restrict__ v, const T* __restrict__ grad, const T* lr, "
+        "const T* beta1_power, const T* beta2_power, const T* beta1, const T* beta2, const T* epsilon",
+        _ADAM.format(update=_update))
+
+_made: dict[tuple, Callable] = {}
+_broken: set[tuple] = set()
+_COMPILE_ERRORS = ("CompileException", "CUDADriverError", "NVRTCError")
+
+
+def kernel(xp: Any, name: str, dtype: Any, reference: Callable) -> Callable | None:
+    """Kernel `name` for `dtype` as `run(total, *args) -> True` (args in SOURCES' parameter order,
+    arrays C-contiguous, scalars as NumPy scalars of the C types), or None where it cannot run: a
+    backend without RawKernel, a dtype without a C type here, a kernel that failed to compile before.
+    `reference(*args)` computes the same with NumPy: the emulated GPU runs it instead of the CUDA."""
+    dtype = np.dtype(dtype)
+    key = (xp, name, dtype)
+    if key in _broken or dtype not in _CTYPES:
+        return None
+    run = _made.get(key)
+    if run is None:
+        if hasattr(xp, "ReferenceKernel"):
+            ref = xp.ReferenceKernel(f"labflow_{name}", reference)
+            run = _made[key] = lambda total, *args: ref(*args)
+        elif hasattr(xp, "RawKernel"):
+            params, body = SOURCES[name]
+            raw = xp.RawKernel(_TEMPLATE.format(ctype=_CTYPES[dtype], name=name, params=params, body=body),
+                               f"labflow_{name}")
+            run = _made[key] = lambda total, *args: raw(
+                (min(max(-(-total // _THREADS), 1), _MAX_BLOCKS),), (_THREADS,), (*args, np.int64(total)))
+        else:
+            return None
+    return _guarded(key, run)
+
+
+def _guarded(key: tuple, run: Callable) -> Callable:
+    def call(total: int, *args: Any) -> bool | None:
+        try:
+            run(total, *args)
+        except Exception as e:
+            if type(e).__name__ not in _COMPILE_ERRORS:
+                raise
+            _broken.add(key)
+            _log.warning("labflow: the %s GPU kernel did not compile (%s); using array ops instead", key[1], e)
+            return None
+        return True
+    return call
+
+
+def geometry(x_shape: tuple, oh: int, ow: int, ksize: tuple, strides: tuple) -> list:
+    """The kernels' int geometry arguments (h, w, ch, oh, ow, kh, kw, sh, sw)."""
+    _, h, w, c = x_shape
+    return [np.int32(v) for v in (h, w, c, oh, ow, ksize[0], ksize[1], strides[0], strides[1])]
+
+
+def supported(*arrays: Any) -> bool:
+    """float32/float64 arrays of one dtype whose offsets fit the kernels' index arithmetic."""
+    return all(a.dtype == arrays[0].dtype and a.dtype in _CTYPES and a.size < 2**31 for a in arrays)

@@ -1,0 +1,100 @@
+"""GPU-only kernels called directly: the direct cuBLAS product (every operand layout it reads without a
+copy), the sum over leading axes done as a product. Compared with NumPy on fresh random data.
+
+Marked `gpu`: skipped where CuPy or an NVIDIA GPU is missing (on the emulated GPU they run its
+fallbacks, which must agree too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labflow.backend import cuda, gpu_blas
+from labflow.ops.common import sum_leading
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture
+def cp():
+    return cuda.cupy_module()
+
+
+def _close(got, want, dtype):
+    got = cuda.asnumpy(got) if not isinstance(got, np.ndarray) else got
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, float(np.abs(want).max())))
+
+
+def _operand(cp, rng, shape, transposed, sliced, dtype):
+    """A [r, c] device operand: contiguous, a transposed view, or a column slice (row stride > c)."""
+    r, c = shape
+    if transposed:
+        host = rng.standard_normal((c + 3 * sliced, r)).astype(dtype)
+        dev = cp.asarray(host)[:c].T if sliced else cp.asarray(host).T
+        return dev, (host[:c].T if sliced else host.T)
+    host = rng.standard_normal((r, c + 3 * sliced)).astype(dtype)
+    return cp.asarray(host)[:, :c], host[:, :c]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("sliced", [False, True])
+@pytest.mark.parametrize("mnk", [(7, 5, 3), (1, 9, 4), (6, 1, 8), (5, 4, 1), (64, 33, 129)])
+def test_gemm_matches_numpy_for_every_layout(cp, dtype, ta, tb, sliced, mnk):
+    rng = np.random.default_rng(hash((ta, tb, sliced, mnk)) % 2**32)
+    m, n, k = mnk
+    a, ah = _operand(cp, rng, (m, k), ta, sliced, dtype)
+    b, bh = _operand(cp, rng, (k, n), tb, sliced, dtype)
+    want = ah.astype(np.float64) @ bh.astype(np.float64)
+    _close(gpu_blas.gemm(cp, a, b), want, dtype)
+    out = cp.full((m, n), np.nan, dtype=dtype)  # every element must be written
+    assert gpu_blas.gemm(cp, a, b, out) is out
+    _close(out, want, dtype)
+    gpu_blas.gemm(cp, a, b, out, accumulate=True)
+    _close(out, 2 * want, dtype)
+
+
+def test_gemm_falls_back_for_other_dtypes_and_empty_products(cp):
+    a = cp.asarray(np.arange(6, dtype=np.int32).reshape(2, 3))
+    b = cp.asarray(np.arange(12, dtype=np.int32).reshape(3, 4))
+    np.testing.assert_array_equal(cuda.asnumpy(gpu_blas.gemm(cp, a, b)), cuda.asnumpy(a) @ cuda.asnumpy(b))
+    z = gpu_blas.gemm(cp, cp.ones((4, 0), np.float32), cp.ones((0, 3), np.float32))
+    np.testing.assert_array_equal(cuda.asnumpy(z), np.zeros((4, 3), np.float32))
+
+
+@pytest.mark.parametrize("shape,axes", [((50, 28, 28, 32), (0, 1, 2)), ((50, 14, 14, 64), (0, 1, 2)),
+                                        ((50, 1024), (0,)), ((3, 10), (0,)), ((7, 5, 2), (0, 1))])
+def test_sum_over_leading_axes_on_gpu(cp, shape, axes):
+    host = np.random.default_rng(1).random(shape, dtype=np.float32)
+    got = sum_leading(cp, cp.asarray(host), axes)
+    assert got.shape == shape[len(axes):]
+    _close(got, host.astype(np.float64).sum(axis=axes), np.float32)
+    # the cached row of ones is shared, so a smaller sum after a larger one reads only its part
+    small = host[:1]
+    _close(sum_leading(cp, cp.asarray(small), axes), small.astype(np.float64).sum(axis=axes), np.float32)
+
+
+POOLS = [((2, 2), (2, 2), ((0, 0), (0, 0))), ((2, 2), (2, 2), ((0, 1), (0, 1))),
+         ((3, 3), (2, 2), ((1, 1), (1, 1))), ((3, 3), (1, 1), ((1, 1), (1, 1))), ((2, 3), (1, 2), ((0, 0), (0, 0)))]
+
+
+@pytest.mark.parametrize("ksize,strides,pads", POOLS)
+def test_max_pool_and_its_gradient_match_the_cpu_with_ties_and_nan(cp, ksize, strides, pads):
+    from labflow.ops import pool_kernels as pk
+    rng = np.random.default_rng(7)
+    # few distinct values: ties in almost every window (ReLU outputs tie at 0), one NaN and one -inf
+    x = rng.integers(-1, 2, (2, 7, 6, 3)).astype(np.float32)
+    x[0, 2, 3, 1], x[1, 4, 1, 0] = np.nan, -np.inf
+    h, w = x.shape[1:3]
+    oh = (h + sum(pads[0]) - ksize[0]) // strides[0] + 1
+    ow = (w + sum(pads[1]) - ksize[1]) // strides[1] + 1
+    y_cpu = pk.max_pool(np, x, ksize, strides, pads, oh, ow)
+    y_gpu = pk.max_pool(cp, cp.asarray(x), ksize, strides, pads, oh, ow)
+    np.testing.assert_array_equal(cuda.asnumpy(y_gpu), y_cpu)
+    g = rng.standard_normal(y_cpu.shape).astype(np.float32)
+    dx_cpu = pk.max_pool_grad(np, x, y_cpu, g, ksize, strides, pads)
+    dx_gpu = pk.max_pool_grad(cp, cp.asarray(x), cp.asarray(y_cpu), cp.asarray(g), ksize, strides, pads)
+    np.testing.assert_allclose(cuda.asnumpy(dx_gpu), dx_cpu, rtol=1e-6, atol=1e-6)
