@@ -184,11 +184,20 @@ def fits_one_kernel(shapes: list[tuple], program: list[str], outputs: list[int])
     possible when the static shapes had unknown dimensions) must be computed op by op instead."""
     if all(s == shapes[0] for s in shapes):
         return True
-    values = list(shapes)
-    for _, operands in parse(program, len(shapes)):
-        values.append(np.broadcast_shapes(*(values[o] for o in operands)))
-    full = np.broadcast_shapes(*shapes)
-    return all(values[o] == full for o in outputs)
+    key = (tuple(shapes), tuple(program), tuple(outputs))
+    fits = _fits.get(key)
+    if fits is None:  # parsing and broadcasting per call cost ~40 us of a GPU step's host time
+        values = list(shapes)
+        for _, operands in parse(program, len(shapes)):
+            values.append(np.broadcast_shapes(*(values[o] for o in operands)))
+        full = np.broadcast_shapes(*shapes)
+        if len(_fits) > 4096:  # shapes that vary step to step must not grow it without bound
+            _fits.clear()
+        fits = _fits[key] = all(values[o] == full for o in outputs)
+    return fits
+
+
+_fits: dict[tuple, bool] = {}
 
 
 def evaluate(xp: Any, program: list[str], outputs: list[int], *inputs: Any) -> Any:

@@ -20,9 +20,10 @@ def cp(monkeypatch):
         yield emu.module
 
 
+@pytest.mark.parametrize("device_scalars", [False, True])  # True: the RawKernel's path (its NumPy twin here)
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_one_kernel_adam_equals_the_generic_update(cp, nesterov, dtype):
+def test_one_kernel_adam_equals_the_generic_update(cp, nesterov, dtype, device_scalars):
     rng = np.random.RandomState(0)
     w, m, v, g = (rng.randn(7, 5).astype(dtype) for _ in range(4))
     v = np.abs(v)
@@ -32,6 +33,8 @@ def test_one_kernel_adam_equals_the_generic_update(cp, nesterov, dtype):
     alpha = lr * np.sqrt(1 - b2p) / (1 - b1p)
     training_ops._adam_block(np, *want, g, np.empty_like(w), np.empty_like(w), alpha, b1, b2, eps, nesterov)
     dw, dm, dv = (cp.asarray(a) for a in (w, m, v))
+    if device_scalars:
+        scalars = [cp.asarray(s) for s in scalars]
     assert gpu_update_kernels.apply_adam(cp, dw, dm, dv, *scalars, cp.asarray(g), nesterov)
     for got, ref in zip((dw, dm, dv), want):
         np.testing.assert_allclose(cp.asnumpy(got), ref, rtol=1e-6 if dtype == np.float32 else 1e-12)
@@ -59,5 +62,5 @@ def test_other_dtypes_and_failed_compiles_take_the_generic_update(cp):
     bad = types.SimpleNamespace(ElementwiseKernel=broken, asarray=np.asarray)
     x = np.ones(3, np.float32)
     assert not gpu_update_kernels.apply_adam(bad, x, x, x, *[np.float32(0.5)] * 6, x, False)
-    assert ("adam", False, "float32") in gpu_update_kernels._broken
+    assert ("adam", False, "f") in gpu_update_kernels._broken
     assert not gpu_update_kernels.apply_adam(bad, x, x, x, *[np.float32(0.5)] * 6, x, False)  # not retried
