@@ -49,18 +49,25 @@ bench: $(STAMP)
 # On a machine with an NVIDIA GPU and cupy (no venv: the system python3 there has cupy, torch, pytest).
 # Results land in $(GPU_OUT): benchmark JSON lines for labflow and PyTorch eager, and the GPU tests.
 GPU_OUT ?= build/gpu
+GPU_BENCH ?= softmax_regression,mlp,cnn,lstm_lm
+GPU_ROUNDS ?= 3
 gpu-check:
 	mkdir -p $(GPU_OUT)
+	rm -f $(GPU_OUT)/torch_gpu.jsonl $(GPU_OUT)/labflow_gpu.jsonl
 	-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > $(GPU_OUT)/device.txt 2>&1
-	-PYTHONPATH=. timeout 70 python3 benchmarks/torch_gpu_peer.py > $(GPU_OUT)/torch_gpu.jsonl 2> $(GPU_OUT)/torch_gpu.err
-	-PYTHONPATH=. timeout 150 python3 benchmarks/run.py --device gpu \
-	  --only softmax_regression,mlp,cnn,lstm_lm,inference_cnn > $(GPU_OUT)/labflow_gpu.jsonl 2> $(GPU_OUT)/labflow_gpu.err
-	-PYTHONPATH=. timeout 120 python3 benchmarks/step_profile.py --device gpu > $(GPU_OUT)/profile_gpu.jsonl 2> $(GPU_OUT)/profile_gpu.err
-	-PYTHONPATH=. timeout 60 python3 benchmarks/gpu_launch_cost.py > $(GPU_OUT)/launch_cost.jsonl 2> $(GPU_OUT)/launch_cost.err
+	@# labflow and PyTorch alternate, a process each per round: one process's speed varies from the
+	@# next's on these machines (seen: the same code at 2.9 and 5.0 ms a step), so the report takes the
+	@# median over rounds of each process's median.
+	-for r in $$(seq $(GPU_ROUNDS)); do \
+	  BENCH_ONLY=$(GPU_BENCH) PYTHONPATH=. timeout 60 python3 benchmarks/torch_gpu_peer.py >> $(GPU_OUT)/torch_gpu.jsonl 2>> $(GPU_OUT)/torch_gpu.err; \
+	  PYTHONPATH=. timeout 90 python3 benchmarks/run.py --device gpu --only $(GPU_BENCH) >> $(GPU_OUT)/labflow_gpu.jsonl 2>> $(GPU_OUT)/labflow_gpu.err; \
+	done
+	-PYTHONPATH=. timeout 90 python3 benchmarks/step_profile.py --device gpu --jit default --host-top 30 > $(GPU_OUT)/profile_gpu.jsonl 2> $(GPU_OUT)/profile_gpu.err
+	-PYTHONPATH=. timeout 40 python3 benchmarks/gpu_launch_cost.py > $(GPU_OUT)/launch_cost.jsonl 2> $(GPU_OUT)/launch_cost.err
 	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \
 	  --junitxml=$(GPU_OUT)/gpu-tests.xml > $(GPU_OUT)/gpu-tests.txt 2>&1
 	-python3 benchmarks/gpu_report.py $(GPU_OUT)
-GPU_TEST_S ?= 170
+GPU_TEST_S ?= 150
 
 clean:
 	rm -rf $(VENV) build *.egg-info

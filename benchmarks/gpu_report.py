@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 
 
@@ -24,15 +25,25 @@ def _rows(path: str) -> list[dict]:
     return out
 
 
+def _medians(rows: list[dict]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("median_ms"):
+            out.setdefault(r["workload"], []).append(r["median_ms"])
+    return out
+
+
 def main(folder: str) -> int:
-    torch = {r["workload"]: r for r in _rows(os.path.join(folder, "torch_gpu.jsonl"))}
-    lab = {r["workload"]: r for r in _rows(os.path.join(folder, "labflow_gpu.jsonl"))}
-    print(f"{'workload':<20}{'torch ms':>10}{'labflow ms':>12}{'ratio':>8}")
-    for name, r in lab.items():
-        t = torch.get(name, {}).get("median_ms")
-        m = r.get("median_ms")
-        ratio = f"{m / t:.2f}" if m and t else "-"
-        print(f"{name:<20}{t if t else '-':>10}{m if m else r.get('error', r.get('skipped', '-'))!s:>12}{ratio:>8}")
+    torch = _medians(_rows(os.path.join(folder, "torch_gpu.jsonl")))
+    lab = _medians(_rows(os.path.join(folder, "labflow_gpu.jsonl")))
+    # One line per workload: the median over processes (rounds) of each process's median step time,
+    # then every process's own median, so the spread between processes shows.
+    print(f"{'workload':<20}{'torch ms':>10}{'labflow ms':>12}{'ratio':>8}   per process: torch | labflow")
+    for name in lab:
+        t, m = torch.get(name, []), lab[name]
+        tm, mm = (float(statistics.median(v)) if v else None for v in (t, m))
+        ratio = f"{mm / tm:.2f}" if tm and mm else "-"
+        print(f"{name:<20}{tm or '-':>10.4}{mm:>12.4}{ratio:>8}   {t} | {m}")
     for r in _rows(os.path.join(folder, "profile_gpu.jsonl")):
         keys = ("workload", "jit", "step_ms", "host_ms", "device_ms", "nodes", "kernel_sum_ms", "error")
         print({k: r[k] for k in keys if k in r})

@@ -49,7 +49,7 @@ def launches(name: str, build, top: int, emu) -> dict:
     return out
 
 
-def profile(name: str, build, top: int, gpu: bool) -> dict:
+def profile(name: str, build, top: int, gpu: bool, host_top: int = 0) -> dict:
     import labflow as tf
     step = build()
     for _ in range(8):
@@ -62,7 +62,9 @@ def profile(name: str, build, top: int, gpu: bool) -> dict:
     out = {"workload": name, "step_ms": round(statistics.median(times), 3), "nodes": _nodes(step)}
     if gpu:
         from cupyx.profiler import benchmark
-        r = benchmark(step, n_repeat=15, n_warmup=2)
+        def one_step():  # cupyx's benchmark names its report after func.__name__
+            step()
+        r = benchmark(one_step, n_repeat=15, n_warmup=2)
         out["host_ms"] = round(float(r.cpu_times.mean()) * 1e3, 3)
         out["device_ms"] = round(float(r.gpu_times.mean()) * 1e3, 3)
     opts = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
@@ -87,7 +89,25 @@ def profile(name: str, build, top: int, gpu: bool) -> dict:
     out["kernel_sum_ms"] = round(sum(medians.values()), 3)
     out["top"] = [[op, counts.get(op, 0), round(ms, 3)]
                   for op, ms in sorted(medians.items(), key=lambda kv: -kv[1])[:top]]
+    if host_top:
+        out["host_top"] = host_profile(step, host_top)
     return out
+
+
+def host_profile(step, top: int, steps: int = 50) -> list:
+    """The Python functions taking a step's host time (cProfile over `steps` steps), per step:
+    [function, calls, own ms, cumulative ms]. On a GPU this is where launch-bound time goes."""
+    import cProfile
+    import pstats
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    return [[f"{os.path.basename(f)}:{line}:{fn}", round(nc / steps, 1), round(tt * 1e3 / steps, 4),
+             round(ct * 1e3 / steps, 4)] for (f, line, fn), (_, nc, tt, ct, _) in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=12)
     p.add_argument("--jit", default="default,off", help="comma-separated: default, off, on")
     p.add_argument("--emulate", action="store_true", help="count launches on the emulated GPU")
+    p.add_argument("--host-top", type=int, default=0, help="also list the N Python functions taking most host time")
     args = p.parse_args(argv)
     if args.device == "gpu" or args.emulate:
         os.environ["LABFLOW_BENCH_DEVICE"] = "/gpu:0"
@@ -112,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ["LABFLOW_BENCH_JIT"] = jit
                 try:
                     row = launches(name, builds[name], args.top, emu) if emu else \
-                        profile(name, builds[name], args.top, args.device == "gpu")
+                        profile(name, builds[name], args.top, args.device == "gpu", args.host_top)
                 except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others
                     row = {"workload": name, "error": f"{type(e).__name__}: {e}"}
                 row["jit"], row["device"] = jit, "emulated_gpu" if emu else args.device
