@@ -102,8 +102,7 @@ def gemm(xp: Any, a: Any, b: Any, out: Any = None, accumulate: bool = False) -> 
 def ones_row(xp: Any, n: int, dtype: Any, like: Any) -> Any:
     """A [1, n] row of ones on `like`'s GPU (a view of one cached buffer, grown as needed): the left
     operand of a sum over leading axes done as a GEMM."""
-    dev = getattr(getattr(like, "device", None), "id", 0)
-    key = ("ones", xp, np.dtype(dtype), dev)
+    key = ("ones", xp, dtype, getattr(getattr(like, "device", None), "id", 0))
     buf = _state.get(key)
     if buf is None or buf.shape[1] < n:
         buf = _state[key] = xp.ones((1, 1 << max(n - 1, 0).bit_length()), dtype=dtype)

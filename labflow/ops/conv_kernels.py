@@ -318,9 +318,20 @@ def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tup
 
 
 # -- GPU: im2col and col2im as one index-arithmetic kernel each (ops/gpu_raw_kernels.py) ----------------
+_gpu_arg_lists: dict[tuple, list] = {}
+
+
 def _gpu_args(x_shape: tuple, oh: int, ow: int, ksize: tuple, strides: tuple, dil: tuple, pads: tuple) -> list:
-    from labflow.ops import gpu_raw_kernels as gik
-    return gik.geometry(x_shape, oh, ow, ksize, strides) + [np.int32(v) for v in (*dil, pads[0][0], pads[1][0])]
+    """The im2col/col2im kernels' int arguments, made once per geometry (every GPU step needs them)."""
+    key = (x_shape[1:], oh, ow, ksize, strides, dil, pads)
+    args = _gpu_arg_lists.get(key)
+    if args is None:
+        from labflow.ops import gpu_raw_kernels as gik
+        if len(_gpu_arg_lists) > 4096:
+            _gpu_arg_lists.clear()
+        args = _gpu_arg_lists[key] = gik.geometry(x_shape, oh, ow, ksize, strides) + [
+            np.int32(v) for v in (*dil, pads[0][0], pads[1][0])]
+    return args
 
 
 def _gpu_im2col(xp: Any, x: Any, oh: int, ow: int, kh: int, kw: int, strides: tuple, dil: tuple,

@@ -138,8 +138,31 @@ def kernel_out(xp: Any, y: Any, fmt: str) -> Any:
     return xp.ascontiguousarray(y.transpose(0, 3, 1, 2)) if fmt == "NCHW" else y
 
 
+_geometry_memo: dict[tuple, tuple] = {}
+
+
+def memo_geometry(key: tuple, compute: Any) -> Any:
+    """`compute()` once per key (attrs and input sizes): a conv or pool kernel's geometry is pure Python
+    worth ~20 us a call, paid every step on a GPU, where the step waits on host time. Errors are not
+    kept (they raise again next time)."""
+    got = _geometry_memo.get(key)
+    if got is None:
+        if len(_geometry_memo) > 4096:  # input sizes that change every step must not grow it for good
+            _geometry_memo.clear()
+        got = _geometry_memo[key] = compute()
+    return got
+
+
 def _conv_params(x_hw: tuple, k_hw: tuple, strides: Any, padding: str, explicit_paddings: Any,
                  data_format: str, dilations: Any) -> tuple:
+    key = ("conv", tuple(x_hw), tuple(k_hw), tuple(strides), padding, tuple(explicit_paddings or ()), data_format,
+           tuple(dilations))
+    return memo_geometry(key, lambda: _conv_params_of(x_hw, k_hw, strides, padding, explicit_paddings,
+                                                      data_format, dilations))
+
+
+def _conv_params_of(x_hw: tuple, k_hw: tuple, strides: Any, padding: str, explicit_paddings: Any,
+                    data_format: str, dilations: Any) -> tuple:
     hi, wi = hw_index(data_format)
     s = (int(strides[hi]), int(strides[wi]))
     d = (int(dilations[hi]), int(dilations[wi]))

@@ -192,37 +192,38 @@ _COMPILE_ERRORS = ("CompileException", "CUDADriverError", "NVRTCError")
 
 
 def kernel(xp: Any, name: str, dtype: Any, reference: Callable) -> Callable | None:
-    """Kernel `name` for `dtype` as `run(total, *args) -> True` (args in SOURCES' parameter order,
-    arrays C-contiguous, scalars as NumPy scalars of the C types), or None where it cannot run: a
-    backend without RawKernel, a dtype without a C type here, a kernel that failed to compile before.
-    `reference(*args)` computes the same with NumPy: the emulated GPU runs it instead of the CUDA."""
-    dtype = np.dtype(dtype)
+    """Kernel `name` for `dtype` (a NumPy dtype) as `run(total, *args) -> True` (args in SOURCES'
+    parameter order, arrays C-contiguous, scalars as NumPy scalars of the C types), or None where it
+    cannot run: a backend without RawKernel, a dtype without a C type here, a kernel that failed to
+    compile before. `reference(*args)` computes the same with NumPy: the emulated GPU runs it instead
+    of the CUDA. Made once per (backend, name, dtype): this is on every GPU step's path."""
     key = (xp, name, dtype)
-    if key in _broken or dtype not in _CTYPES:
-        return None
     run = _made.get(key)
-    if run is None:
-        if hasattr(xp, "ReferenceKernel"):
-            ref = xp.ReferenceKernel(f"labflow_{name}", reference)
-            run = _made[key] = lambda total, *args: ref(*args)
-        elif hasattr(xp, "RawKernel"):
-            params, body = SOURCES[name]
-            raw = xp.RawKernel(_TEMPLATE.format(ctype=_CTYPES[dtype], name=name, params=params, body=body),
-                               f"labflow_{name}")
-            run = _made[key] = lambda total, *args: raw(
-                (min(max(-(-total // _THREADS), 1), _MAX_BLOCKS),), (_THREADS,), (*args, np.int64(total)))
-        else:
-            return None
-    return _guarded(key, run)
+    if run is not None or key in _broken or dtype not in _CTYPES:
+        return run
+    if hasattr(xp, "ReferenceKernel"):
+        ref = xp.ReferenceKernel(f"labflow_{name}", reference)
+        launch = lambda total, *args: ref(*args)  # noqa: E731
+    elif hasattr(xp, "RawKernel"):
+        params, body = SOURCES[name]
+        raw = xp.RawKernel(_TEMPLATE.format(ctype=_CTYPES[dtype], name=name, params=params, body=body),
+                           f"labflow_{name}")
+        launch = lambda total, *args: raw(  # noqa: E731
+            (min(max(-(-total // _THREADS), 1), _MAX_BLOCKS),), (_THREADS,), (*args, np.int64(total)))
+    else:
+        return None
+    run = _made[key] = _guarded(key, launch)
+    return run
 
 
-def _guarded(key: tuple, run: Callable) -> Callable:
+def _guarded(key: tuple, launch: Callable) -> Callable:
     def call(total: int, *args: Any) -> bool | None:
         try:
-            run(total, *args)
+            launch(total, *args)
         except Exception as e:
             if type(e).__name__ not in _COMPILE_ERRORS:
                 raise
+            _made.pop(key, None)
             _broken.add(key)
             _log.warning("labflow: the %s GPU kernel did not compile (%s); using array ops instead", key[1], e)
             return None
@@ -230,10 +231,19 @@ def _guarded(key: tuple, run: Callable) -> Callable:
     return call
 
 
+_geometry: dict[tuple, list] = {}
+
+
 def geometry(x_shape: tuple, oh: int, ow: int, ksize: tuple, strides: tuple) -> list:
-    """The kernels' int geometry arguments (h, w, ch, oh, ow, kh, kw, sh, sw)."""
-    _, h, w, c = x_shape
-    return [np.int32(v) for v in (h, w, c, oh, ow, ksize[0], ksize[1], strides[0], strides[1])]
+    """The kernels' int geometry arguments (h, w, ch, oh, ow, kh, kw, sh, sw), made once per geometry."""
+    key = (x_shape[1:], oh, ow, ksize, strides)
+    args = _geometry.get(key)
+    if args is None:
+        if len(_geometry) > 4096:
+            _geometry.clear()
+        _, h, w, c = x_shape
+        args = _geometry[key] = [np.int32(v) for v in (h, w, c, oh, ow, ksize[0], ksize[1], strides[0], strides[1])]
+    return args
 
 
 def supported(*arrays: Any) -> bool:

@@ -31,6 +31,7 @@ from labflow.ops.conv_ops import (
     hw_index,
     kernel_in,
     kernel_out,
+    memo_geometry,
     out_dim,
     rank4,
     runtime_geometry,
@@ -82,6 +83,11 @@ def _pool_shape(op_type: str):
 
 
 def _params(x: Any, ksize: Any, strides: Any, padding: str, fmt: str) -> tuple:
+    key = ("pool", x.shape[1:3], tuple(ksize), tuple(strides), padding, fmt)
+    return memo_geometry(key, lambda: _params_of(x, ksize, strides, padding, fmt))
+
+
+def _params_of(x: Any, ksize: Any, strides: Any, padding: str, fmt: str) -> tuple:
     h, w = hw_index(fmt)
     k, s = (int(ksize[h]), int(ksize[w])), (int(strides[h]), int(strides[w]))
     (oh, ow), pads = runtime_geometry(x.shape[1:3], k, s, (1, 1), padding, ((0, 0), (0, 0)))

@@ -84,11 +84,13 @@ def _raw_adam(xp: Any, w: Any, m: Any, v: Any, grad: Any, scalars: list, nestero
     # With every scalar already on the device (the usual case: beta powers are GPU variables, the
     # hyperparameters GPU constants) the update is a RawKernel reading them through pointers, whose
     # launch costs a fraction of an ElementwiseKernel's argument processing (~25 us on an H200).
-    device = getattr(xp, "ndarray", ())
-    if not all(isinstance(s, device) and s.dtype == w.dtype and s.size == 1 for s in scalars) or not all(
-            isinstance(a, device) and a.dtype == w.dtype and a.shape == w.shape and a.flags.c_contiguous
-            for a in (w, m, v, grad)):
-        return False
+    device, dtype, shape = getattr(xp, "ndarray", ()), w.dtype, w.shape
+    for s in scalars:
+        if not isinstance(s, device) or s.dtype != dtype or s.size != 1:
+            return False
+    for a in (w, m, v, grad):
+        if not isinstance(a, device) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            return False
     from labflow.ops import gpu_raw_kernels
     run = gpu_raw_kernels.kernel(xp, "apply_adam_nesterov" if nesterov else "apply_adam", w.dtype,
                                  _adam_nesterov_reference if nesterov else _adam_reference)
