@@ -366,14 +366,14 @@ def _gpu_col2im(xp: Any, dy: Any, w: Any, xshape: tuple, oh: int, ow: int, strid
     return dx if run(dx.size, dcol, *_gpu_args(xshape, oh, ow, (kh, kw), strides, dil, pads), dx) else None
 
 
-def _padded_extent(size: int, out: int, k: int, stride: int, dil: int, before: int) -> int:
-    # the padding after the input that the windows reach (the reference kernels pad that much)
+def padded_extent(size: int, out: int, k: int, stride: int, dil: int, before: int) -> int:
+    """The padding after the input that `out` windows reach (what the GPU kernels' NumPy twins pad)."""
     return max(0, (out - 1) * stride + (k - 1) * dil + 1 - size - before)
 
 
 def _im2col_reference(x, h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, col) -> None:
     """NumPy twin of the im2col kernel (what the emulated GPU runs)."""
-    pads = ((pt, _padded_extent(h, oh, kh, sh, dh, pt)), (pl, _padded_extent(w, ow, kw, sw, dw, pl)))
+    pads = ((pt, padded_extent(h, oh, kh, sh, dh, pt)), (pl, padded_extent(w, ow, kw, sw, dw, pl)))
     view = _lowered_view(np, pad_hw(np, x, pads), oh, ow, kh, kw, (sh, sw), (dh, dw), False)
     col[...] = view.reshape(col.shape)
 
@@ -381,8 +381,8 @@ def _im2col_reference(x, h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, col) 
 def _col2im_reference(dcol, h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, dx) -> None:
     """NumPy twin of the col2im kernel: KH*KW strided slice adds into a padded gradient, then the crop."""
     n = dx.shape[0]
-    hp = h + pt + _padded_extent(h, oh, kh, sh, dh, pt)
-    wp = w + pl + _padded_extent(w, ow, kw, sw, dw, pl)
+    hp = h + pt + padded_extent(h, oh, kh, sh, dh, pt)
+    wp = w + pl + padded_extent(w, ow, kw, sw, dw, pl)
     dxp = np.zeros((n, hp, wp, ch), dtype=dx.dtype)
     lo = dcol.reshape(n, oh, ow, kh, kw, ch)
     for i in range(kh):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labflow.ops.conv_kernels import batch_parts, pad_hw, upcast
+from labflow.ops.conv_kernels import batch_parts, pad_hw, padded_extent, upcast
 
 # Bytes of row-reduced intermediate per chunk (CPU): small enough to stay in L2.
 POOL_CHUNK_BYTES = 1 << 20
@@ -288,7 +288,7 @@ def _gpu_kernel(xp: Any, name: str, reference: Any, ins: list, ksize: tuple, str
 
 def _reference_pads(h: int, w: int, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, pt: int,
                     pl: int) -> tuple:
-    return ((pt, max(0, (oh - 1) * sh + kh - h - pt)), (pl, max(0, (ow - 1) * sw + kw - w - pl)))
+    return ((pt, padded_extent(h, oh, kh, sh, 1, pt)), (pl, padded_extent(w, ow, kw, sw, 1, pl)))
 
 
 def _max_pool_reference(x, h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, y) -> None:
