@@ -98,3 +98,36 @@ def test_max_pool_and_its_gradient_match_the_cpu_with_ties_and_nan(cp, ksize, st
     dx_cpu = pk.max_pool_grad(np, x, y_cpu, g, ksize, strides, pads)
     dx_gpu = pk.max_pool_grad(cp, cp.asarray(x), cp.asarray(y_cpu), cp.asarray(g), ksize, strides, pads)
     np.testing.assert_allclose(cuda.asnumpy(dx_gpu), dx_cpu, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("xs,ws,strides,dil,pads", [
+    ((3, 9, 8, 5), (3, 3, 5, 4), (2, 1), (1, 2), ((1, 2), (0, 3))),
+    # over 65535 blocks of 256 threads: every kernel's grid-stride loop takes a second turn
+    ((64, 32, 32, 16), (5, 5, 16, 8), (1, 1), (1, 1), ((2, 2), (2, 2))),
+])
+def test_conv_kernels_on_gpu_match_the_cpu(cp, xs, ws, strides, dil, pads):
+    from labflow.ops import conv_kernels as ck
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    y = ck.conv2d(np, x, w, strides, dil, pads)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    _close(ck.conv2d(cp, cp.asarray(x), cp.asarray(w), strides, dil, pads), y, np.float32)
+    _close(ck.conv2d_backprop_filter(cp, cp.asarray(x), cp.asarray(dy), ws, strides, dil, pads),
+           ck.conv2d_backprop_filter(np, x, dy, ws, strides, dil, pads), np.float32)
+    _close(ck.conv2d_backprop_input(cp, cp.asarray(dy), cp.asarray(w), xs, strides, dil, pads),
+           ck.conv2d_backprop_input(np, dy, w, xs, strides, dil, pads), np.float32)
+
+
+@pytest.mark.parametrize("classes", [1, 10, 1024, 1025])  # 1025: past the row kernel, the wide-row path
+def test_dense_softmax_xent_on_gpu_matches_the_cpu(cp, classes):
+    from labflow.ops import nn_xent_ops
+    rng = np.random.default_rng(classes)
+    x = (rng.standard_normal((37, classes)) * 5).astype(np.float32)
+    y = rng.random((37, classes)).astype(np.float32)
+    y /= y.sum(axis=1, keepdims=True)
+    x[3, 0], x[5, :] = 80.0, -30.0  # a dominant logit, a flat row
+    loss, back = nn_xent_ops._softmax_xent_cpu(x.copy(), y, np.float32)
+    got_loss, got_back = nn_xent_ops._softmax_xent_gpu(cp, cp.asarray(x), cp.asarray(y), np.dtype(np.float32))
+    _close(got_loss, loss, np.float32)
+    _close(got_back, back, np.float32)
