@@ -227,30 +227,35 @@ def _traced(stmt: str, i: int, gpu: bool) -> str:
 _HOST_INT_DTYPES = frozenset({"int32", "int64"})
 
 
-def _host_int_math(n: PNode, loc: dict) -> bool:
-    """Whether a GPU node computes on the host: integer math over values that already live there.
+def _host_math(n: PNode, loc: dict) -> bool:
+    """Whether a GPU node computes on the host: math over values that already live there.
 
     TF keeps int32 tensors of a GPU in host memory (its int32 GPU kernels are HostMemory
     registrations), so shape arithmetic never touches the device. The same here: a pure op whose
     inputs are all host values or constants and whose inputs and outputs are all int32/int64 runs
     its NumPy kernel; a gradient's `Prod(Shape(x)) // Maximum(...)` chain then costs no launches and
-    no transfers. Values computed on the device stay there (a device int tensor is never pulled back).
+    no transfers. So does such an op over scalars of any dtype (a Mean gradient's
+    `1 / Cast(count)`): a launch costs 10-25 us of host time, one scalar's copy to the device, where a
+    consumer needs it, about as much as one launch. Values computed on the device stay there (a device
+    tensor is never pulled back).
     """
     opdef = n.opdef
-    if (not n.inputs or opdef.stateful or opdef.needs_ctx or opdef.needs_step or opdef.ref_inputs
-            or opdef.session_constant or not opdef.has_kernel("CPU")):
+    if (not n.inputs or not n.out_dtypes or opdef.stateful or opdef.needs_ctx or opdef.needs_step
+            or opdef.ref_inputs or opdef.session_constant or not opdef.has_kernel("CPU")):
         return False
-    if any(loc.get((id(src), k), "dev") == "dev" or src.out_dtypes[k].name not in _HOST_INT_DTYPES
-           for src, k in n.inputs):
+    if any(loc.get((id(src), k), "dev") == "dev" for src, k in n.inputs):
         return False
-    return bool(n.out_dtypes) and all(d.name in _HOST_INT_DTYPES for d in n.out_dtypes)
+    if all(src.out_dtypes[k].name in _HOST_INT_DTYPES for src, k in n.inputs) and all(
+            d.name in _HOST_INT_DTYPES for d in n.out_dtypes):
+        return True
+    return all(src.out_dims[k] == () for src, k in n.inputs) and all(d == () for d in n.out_dims)
 
 
 def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_use: dict, fetch_expr: Any,
                loc: dict) -> str:
     opdef = n.opdef
     gpu = dev.device_type == "GPU"
-    host_math = gpu and not opdef.host_op and _host_int_math(n, loc)
+    host_math = gpu and not opdef.host_op and _host_math(n, loc)
     on_host = gpu and (opdef.host_op or host_math)
     args = []
     nin = len(n.inputs)

@@ -2,7 +2,8 @@
 optimizer's constant hoisting), so a plan does less work every run.
 
 - Constant folding: a node whose inputs are all constants, with a stateless single-output kernel and
-  a small result, is computed once here and becomes a constant.
+  a small result, is computed once here and becomes a constant; so does a OnesLike/ZerosLike of a
+  fully known static shape.
 - Fusion (runtime/fusion.py): Conv2D -> bias add -> Relu runs as one _FusedConv2D.
 - Constant hoisting: in a chain `(x + c1) + c2` (or `*`), where the inner node feeds only the outer
   one, the constants combine: `x + (c1 + c2)`. A chain of 1000 `y = y + 1.0` becomes one add.
@@ -56,6 +57,22 @@ def _fold(n: PNode) -> np.ndarray | None:
     return out
 
 
+_MATERIALIZABLE = {"OnesLike": np.ones, "ZerosLike": np.zeros}
+
+
+def _materialize(n: PNode) -> np.ndarray | None:
+    """The value of a OnesLike/ZerosLike whose static shape is fully known (grappler's
+    MaterializeConstantValuedNode): it reads only its input's shape. A Mean's gradient starts with
+    OnesLike(loss), a launch per step on a GPU otherwise."""
+    dims, dt = n.out_dims[0], n.out_dtypes[0]
+    if dims is None or any(d is None for d in dims) or dt.is_ref_dtype or dt == _dt.string:
+        return None
+    size = int(np.prod(dims, dtype=np.int64))
+    if size > MAX_FOLDED_ELEMENTS:
+        return None
+    return _MATERIALIZABLE[n.type](dims, dtype=dt.as_numpy_dtype)
+
+
 def optimize(part: Partition) -> int:
     """Rewrites `part.nodes` in place; returns how many nodes were removed."""
     nodes = part.nodes
@@ -66,6 +83,12 @@ def optimize(part: Partition) -> int:
             consumers[id(src)] = consumers.get(id(src), 0) + 1
     out: list[PNode] = []
     for n in nodes:
+        if n.type in _MATERIALIZABLE and not n.control_inputs:
+            v = _materialize(n)
+            if v is not None:
+                c = const_node(n, v, n.name + "/materialized")
+                _replace(nodes, n, c)
+                n = c
         if _foldable(n):
             v = _fold(n)
             if v is not None:

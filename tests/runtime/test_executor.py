@@ -77,4 +77,8 @@ def test_gpu_integer_math_on_host_values_runs_on_the_host():
     np.testing.assert_array_equal(tv, [3, 3, 3, 3])
     int_math = {name: n for name, (op, n) in per_node.items() if op in ("Prod", "Maximum", "FloorDiv")}
     assert int_math and not any(int_math.values()), per_node
+    # ... and so does the scalar float math after it (1 / Cast(count)); OnesLike(loss) became a constant
+    scalar_math = {name: n for name, (op, n) in per_node.items() if op in ("Cast", "RealDiv")}
+    assert scalar_math and not any(scalar_math.values()), per_node
+    assert not any(op == "OnesLike" for op, _ in per_node.values())
     assert per_node[top.op.name] == ("Add", 1)  # argmax's output lives on the device: added there
