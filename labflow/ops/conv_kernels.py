@@ -65,6 +65,12 @@ def upcast(xp: Any, *arrays: Any) -> list:
     return [a.astype(xp.float32) if a.dtype.itemsize < 4 else a for a in arrays]
 
 
+def downcast(a: Any, dtype: Any) -> Any:
+    """`a` back in `dtype` after an upcast. CuPy's astype(copy=False) costs ~4 us of host time even
+    when the dtype already matches, and a GPU step pays it per conv kernel."""
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
 def _chunk(xp: Any, n: int, rows_per_item: int, row_bytes: int) -> int:
     """Batch items per chunk: the lowered block near CHUNK_BYTES (CPU); everything at once on a GPU."""
     if xp is not np:
@@ -162,19 +168,19 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epi
     k = kh * kw * c
     out = xp.empty((n, oh, ow, f), dtype=x.dtype)
     if out.size == 0:
-        return out.astype(dtype, copy=False)
+        return downcast(out, dtype)
     if k == 0:
         out[...] = 0
         if epilogue is not None:
             epilogue(out.reshape(-1, f))
-        return out.astype(dtype, copy=False)
+        return downcast(out, dtype)
     wm = w.reshape(k, f)
     if kh == kw == 1 and strides == (1, 1) and not (pt or pb or pl or pr):
         # 1x1 conv: the input is the lowered matrix.
         _gemm(xp, x.reshape(-1, c), wm, out.reshape(-1, f))
         if epilogue is not None:
             epilogue(out.reshape(-1, f))
-        return out.astype(dtype, copy=False)
+        return downcast(out, dtype)
 
     lowered = None if xp is np else _gpu_im2col(xp, x, oh, ow, kh, kw, strides, dil, pads)
     if lowered is not None:
@@ -182,7 +188,7 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epi
         _gemm(xp, lowered, wm, block)
         if epilogue is not None:
             epilogue(block)
-        return out.astype(dtype, copy=False)
+        return downcast(out, dtype)
 
     def part(lo: int, hi: int) -> None:
         for n0, b, a in _lowered_chunks(xp, x[lo:hi], oh, ow, kh, kw, strides, dil, pads):
@@ -192,7 +198,7 @@ def conv2d(xp: Any, x: Any, w: Any, strides: tuple, dil: tuple, pads: tuple, epi
                 epilogue(block)
 
     batch_parts(xp, n, oh * ow * k * x.itemsize, part, gemm=True)
-    return out.astype(dtype, copy=False)
+    return downcast(out, dtype)
 
 
 def _gemm(xp: Any, a: Any, b: Any, out: Any) -> None:
@@ -228,7 +234,7 @@ def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tup
     lowered = None if xp is np else _gpu_im2col(xp, x, oh, ow, kh, kw, strides, dil, pads)
     if lowered is not None:
         # [K, F] straight from the transposed view of the lowered matrix: cuBLAS reads it as it is
-        return gpu_blas.gemm(xp, lowered.T, dy.reshape(-1, f)).reshape(fshape).astype(dtype, copy=False)
+        return downcast(gpu_blas.gemm(xp, lowered.T, dy.reshape(-1, f)).reshape(fshape), dtype)
     # Accumulated as [F, K] = dy^T @ lowered: measured faster than lowered^T @ dy (the long M
     # dimension is the reduction either way; this orientation packs the small dy^T panel once).
     ranges = threads.split(n, -(-SPLIT_MIN_BYTES // (oh * ow * k * x.itemsize)), threads.gemm_parts()) \
@@ -252,7 +258,7 @@ def conv2d_backprop_filter(xp: Any, x: Any, dy: Any, fshape: tuple, strides: tup
     acc = accs[0]
     for other in accs[1:]:
         acc += other
-    return xp.ascontiguousarray(acc.T).reshape(fshape).astype(dtype, copy=False)
+    return downcast(xp.ascontiguousarray(acc.T).reshape(fshape), dtype)
 
 
 def conv2d_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tuple, dil: tuple,
@@ -269,7 +275,7 @@ def conv2d_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tupl
     if xp is not np:
         dx = _gpu_col2im(xp, dy, w, xshape, oh, ow, strides, dil, pads)
         if dx is not None:
-            return dx.astype(dtype, copy=False)
+            return downcast(dx, dtype)
     ekh, ekw = (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1
     tpads = ((ekh - 1 - pt, h + pt - oh), (ekw - 1 - pl, wd + pl - ow))
     if strides == (1, 1) and c >= TCONV_MIN_CHANNELS and min(tpads[0] + tpads[1]) >= 0:
@@ -278,8 +284,8 @@ def conv2d_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tupl
         # few input channels that GEMM is nearly a matrix-vector product over a lowered dy KH*KW*F
         # wide, and col2im (GEMM to KH*KW*C columns, then KH*KW slice adds) is far cheaper.
         wt = xp.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
-        return conv2d(xp, dy, wt, (1, 1), dil, tpads).astype(dtype, copy=False)
-    return _col2im_backprop_input(xp, dy, w, xshape, strides, dil, pads).astype(dtype, copy=False)
+        return downcast(conv2d(xp, dy, wt, (1, 1), dil, tpads), dtype)
+    return downcast(_col2im_backprop_input(xp, dy, w, xshape, strides, dil, pads), dtype)
 
 
 def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tuple, dil: tuple,

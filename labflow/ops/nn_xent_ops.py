@@ -20,6 +20,7 @@ from labflow.framework.registry import op
 from labflow.framework.shapes import TensorShape, broadcast_dims
 from labflow.ops import array_ops, math_ops
 from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, base, convert_to_tensor, dims, make_op
+from labflow.ops.conv_kernels import downcast
 from labflow.ops.fused_elementwise_ops import device_constant, evaluate, fused, per_backend
 from labflow.ops.nn_ops import is_zero, log_softmax_last, pick_axis, softmax_grad, swap_to_last, upcast
 
@@ -92,7 +93,7 @@ def _softmax_xent_gpu(xp: Any, x: Any, y: Any, dtype: Any) -> tuple:
     if x.shape == y.shape and x.ndim == 2 and x.shape[1] <= ROW_KERNEL_CLASSES:
         done = _softmax_xent_rows(xp, x, y)
         if done is not None:
-            return done[0].astype(dtype, copy=False), done[1].astype(dtype, copy=False)
+            return downcast(done[0], dtype), downcast(done[1], dtype)
     # The same math with its elementwise passes fused: 6 kernel launches instead of 11.
     m = xp.max(x, axis=-1, keepdims=True)
     e = evaluate(xp, ["Sub 0 1", "Exp 2"], [3], x, m)  # exp(x - max)
@@ -100,7 +101,7 @@ def _softmax_xent_gpu(xp: Any, x: Any, y: Any, dtype: Any) -> tuple:
     back = evaluate(xp, ["RealDiv 0 1", "Sub 3 2"], [4], e, total, y)  # softmax - labels
     # labels * -log softmax = labels * (log(total) - (x - max))
     loss = xp.sum(evaluate(xp, ["Log 3", "Sub 1 2", "Sub 4 5", "Mul 0 6"], [7], y, x, m, total), axis=-1)
-    return loss.astype(dtype, copy=False), back.astype(dtype, copy=False)
+    return downcast(loss, dtype), downcast(back, dtype)
 
 
 def _softmax_xent_rows(xp: Any, x: Any, y: Any) -> tuple | None:
@@ -336,7 +337,7 @@ def _sparse_xent_gpu(xp: Any, x: Any, labels: Any, dtype: Any) -> tuple:
     back = backprop(e, total, cols, lab)
     picked = xp.take_along_axis(x, lab, 1)
     cost = loss(total, picked, m).reshape(b)
-    return cost.astype(dtype, copy=False), back.astype(dtype, copy=False)
+    return downcast(cost, dtype), downcast(back, dtype)
 
 
 # Bytes of logits per row block on the CPU: every pass of a block stays in L2.
@@ -364,7 +365,7 @@ def _sparse_xent_cpu(x: np.ndarray, idx: np.ndarray, dtype: Any) -> tuple:
             out[r, idx[r0:r1]] -= 1
 
     threads.parallel_for(b, part, rows_per_block)
-    return loss.astype(dtype, copy=False), back.astype(dtype, copy=False)
+    return downcast(loss, dtype), downcast(back, dtype)
 
 
 @sparse_softmax_xent_kernel.grad
