@@ -24,6 +24,7 @@ import numpy as np
 _log = logging.getLogger("labflow.gpu")
 _state: dict[str, Any] = {}
 # alpha and beta live in host memory (cuBLAS's default pointer mode) for the life of the process
+_INT32 = 2**31  # cuBLAS takes sizes and leading dimensions as int
 _SCALARS = {np.dtype(np.float32): (np.ones((), np.float32), np.zeros((), np.float32)),
             np.dtype(np.float64): (np.ones((), np.float64), np.zeros((), np.float64))}
 
@@ -71,10 +72,10 @@ def gemm(xp: Any, a: Any, b: Any, out: Any = None, accumulate: bool = False) -> 
     if lib is not None and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _SCALARS:
         m, k = a.shape
         n = b.shape[1]
-        if m and n and k and b.shape[0] == k and (
+        if m and n and k and b.shape[0] == k and max(m, n, k) < _INT32 and (
                 out is None or (out.dtype == a.dtype and out.shape == (m, n) and out.flags.c_contiguous)):
             ra, rb = _operand(a), _operand(b)
-            if ra is not None and rb is not None:
+            if ra is not None and rb is not None and max(ra[1], rb[1]) < _INT32:
                 plan = (m, n, k, ra, rb)
     if plan is None:
         if accumulate:
@@ -99,9 +100,15 @@ def gemm(xp: Any, a: Any, b: Any, out: Any = None, accumulate: bool = False) -> 
     return out
 
 
-def ones_row(xp: Any, n: int, dtype: Any, like: Any) -> Any:
+# The longest row of ones kept (16 MB of float32): longer sums take CuPy's reduction.
+MAX_ONES = 1 << 22
+
+
+def ones_row(xp: Any, n: int, dtype: Any, like: Any) -> Any | None:
     """A [1, n] row of ones on `like`'s GPU (a view of one cached buffer, grown as needed): the left
-    operand of a sum over leading axes done as a GEMM."""
+    operand of a sum over leading axes done as a GEMM. None past MAX_ONES."""
+    if n > MAX_ONES:
+        return None
     key = ("ones", xp, dtype, getattr(getattr(like, "device", None), "id", 0))
     buf = _state.get(key)
     if buf is None or buf.shape[1] < n:

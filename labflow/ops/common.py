@@ -129,7 +129,8 @@ def sum_leading(xp, x, axes, keepdims: bool = False):
                 return (xp.ones(rows, dtype=x.dtype) @ x.reshape(rows, -1)).reshape(x.shape[len(ax):])
             from labflow.backend import gpu_blas
             ones = gpu_blas.ones_row(xp, rows, x.dtype, x)
-            return gpu_blas.gemm(xp, ones, x.reshape(rows, -1)).reshape(x.shape[len(ax):])
+            if ones is not None:
+                return gpu_blas.gemm(xp, ones, x.reshape(rows, -1)).reshape(x.shape[len(ax):])
     return xp.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
 

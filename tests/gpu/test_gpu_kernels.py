@@ -131,3 +131,10 @@ def test_dense_softmax_xent_on_gpu_matches_the_cpu(cp, classes):
     got_loss, got_back = nn_xent_ops._softmax_xent_gpu(cp, cp.asarray(x), cp.asarray(y), np.dtype(np.float32))
     _close(got_loss, loss, np.float32)
     _close(got_back, back, np.float32)
+
+
+def test_sums_longer_than_the_cached_ones_take_the_reduction(cp, monkeypatch):
+    monkeypatch.setattr(gpu_blas, "MAX_ONES", 64)  # a row of ones is kept per length class: bounded
+    host = np.random.default_rng(2).random((10, 9, 4), dtype=np.float32)
+    assert gpu_blas.ones_row(cp, 90, np.dtype(np.float32), cp.asarray(host)) is None
+    _close(sum_leading(cp, cp.asarray(host), (0, 1)), host.astype(np.float64).sum(axis=(0, 1)), np.float32)
