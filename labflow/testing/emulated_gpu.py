@@ -4,7 +4,8 @@ For developing GPU code paths on a machine without a GPU. Inside `with emulated_
 local session gets a /device:GPU:0 whose kernels run through the `xp is not np` branches labflow takes
 on a real GPU, with NumPy doing the arithmetic. It checks the Python side of those paths (placement,
 host/device copies, which code runs), never the CUDA kernels themselves: `cupy.fuse` functions and
-ElementwiseKernel bodies are run by NumPy (a kernel body as Python statements).
+ElementwiseKernel bodies are run by NumPy (a kernel body as Python statements), and labflow's
+RawKernels by their NumPy twins (`ReferenceKernel`).
 
 It also counts what would be kernel launches: every ufunc call or reduction on a device array, every
 other array function, copies, fused functions and ElementwiseKernels (one each); host<->device copies
@@ -199,9 +200,9 @@ class ElementwiseKernel:
 
 
 class ReferenceKernel:
-    """Stands in for an index-arithmetic ElementwiseKernel (labflow/ops/gpu_raw_kernels.py), whose CUDA C
-    this emulator cannot run: one counted launch of the kernel's NumPy reference, which writes the
-    output (the last argument) in place. Only the emulator has this name: labflow uses it to know."""
+    """Stands in for a hand-written CUDA RawKernel (labflow/ops/gpu_raw_kernels.py), whose C this
+    emulator cannot run: one counted launch of the kernel's NumPy twin, which writes its outputs in
+    place. Only the emulator has this name: labflow uses it to know it runs on one."""
 
     def __init__(self, name: str, reference: Any):
         self.name, self.reference = name, reference
