@@ -62,6 +62,12 @@ gpu-check:
 	  BENCH_ONLY=$(GPU_BENCH) PYTHONPATH=. timeout 60 python3 benchmarks/torch_gpu_peer.py >> $(GPU_OUT)/torch_gpu.jsonl 2>> $(GPU_OUT)/torch_gpu.err; \
 	  PYTHONPATH=. timeout 90 python3 benchmarks/run.py --device gpu --only $(GPU_BENCH) >> $(GPU_OUT)/labflow_gpu.jsonl 2>> $(GPU_OUT)/labflow_gpu.err; \
 	done
+	@# What each GPU-only path is worth, same machine: cnn without the direct cuBLAS calls, then
+	@# without the RawKernels (their array-op versions instead).
+	-LABFLOW_GPU_DIRECT_BLAS=0 PYTHONPATH=. timeout 60 python3 benchmarks/run.py --device gpu --only cnn \
+	  2>> $(GPU_OUT)/labflow_gpu.err | sed 's/"labflow_gpu"/"labflow_gpu no direct cuBLAS"/' > $(GPU_OUT)/ablation.jsonl
+	-LABFLOW_GPU_RAW_KERNELS=0 PYTHONPATH=. timeout 60 python3 benchmarks/run.py --device gpu --only cnn \
+	  2>> $(GPU_OUT)/labflow_gpu.err | sed 's/"labflow_gpu"/"labflow_gpu no RawKernels"/' >> $(GPU_OUT)/ablation.jsonl
 	-PYTHONPATH=. timeout 90 python3 benchmarks/step_profile.py --device gpu --jit default --host-top 30 > $(GPU_OUT)/profile_gpu.jsonl 2> $(GPU_OUT)/profile_gpu.err
 	-PYTHONPATH=. timeout 40 python3 benchmarks/gpu_launch_cost.py > $(GPU_OUT)/launch_cost.jsonl 2> $(GPU_OUT)/launch_cost.err
 	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \

@@ -44,6 +44,8 @@ def main(folder: str) -> int:
         tm, mm = (float(statistics.median(v)) if v else None for v in (t, m))
         ratio = f"{mm / tm:.2f}" if tm and mm else "-"
         print(f"{name:<20}{tm or '-':>10.4}{mm:>12.4}{ratio:>8}   {t} | {m}")
+    for r in _rows(os.path.join(folder, "ablation.jsonl")):
+        print(f"{r.get('framework')}: {r.get('workload')} {r.get('median_ms', r.get('error'))} ms")
     for r in _rows(os.path.join(folder, "profile_gpu.jsonl")):
         keys = ("workload", "jit", "step_ms", "host_ms", "device_ms", "nodes", "kernel_sum_ms", "error")
         print({k: r[k] for k in keys if k in r})

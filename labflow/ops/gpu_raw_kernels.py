@@ -19,6 +19,7 @@ its array-op path.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -188,6 +189,8 @@ for _name, _update in (("apply_adam", "mi"), ("apply_adam_nesterov", "g * (one -
 
 _made: dict[tuple, Callable] = {}
 _broken: set[tuple] = set()
+# LABFLOW_GPU_RAW_KERNELS=0: every caller takes its array-op path (A/B timing, or an escape hatch)
+_DISABLED = os.environ.get("LABFLOW_GPU_RAW_KERNELS", "1") == "0"
 _COMPILE_ERRORS = ("CompileException", "CUDADriverError", "NVRTCError")
 
 
@@ -197,6 +200,8 @@ def kernel(xp: Any, name: str, dtype: Any, reference: Callable) -> Callable | No
     cannot run: a backend without RawKernel, a dtype without a C type here, a kernel that failed to
     compile before. `reference(*args)` computes the same with NumPy: the emulated GPU runs it instead
     of the CUDA. Made once per (backend, name, dtype): this is on every GPU step's path."""
+    if _DISABLED:
+        return None
     key = (xp, name, dtype)
     run = _made.get(key)
     if run is not None or key in _broken or dtype not in _CTYPES:

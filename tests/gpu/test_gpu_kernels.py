@@ -138,3 +138,32 @@ def test_sums_longer_than_the_cached_ones_take_the_reduction(cp, monkeypatch):
     host = np.random.default_rng(2).random((10, 9, 4), dtype=np.float32)
     assert gpu_blas.ones_row(cp, 90, np.dtype(np.float32), cp.asarray(host)) is None
     _close(sum_leading(cp, cp.asarray(host), (0, 1)), host.astype(np.float64).sum(axis=(0, 1)), np.float32)
+
+
+def test_array_op_paths_behind_the_raw_kernels_still_match_the_cpu(cp, monkeypatch):
+    # LABFLOW_GPU_RAW_KERNELS=0 (and any kernel that fails to compile) takes these paths.
+    from labflow.ops import conv_kernels as ck
+    from labflow.ops import gpu_raw_kernels, nn_xent_ops
+    from labflow.ops import pool_kernels as pk
+    monkeypatch.setattr(gpu_raw_kernels, "_DISABLED", True)
+    rng = np.random.default_rng(5)
+    x = rng.integers(-1, 2, (2, 8, 7, 3)).astype(np.float32)  # ties for the pooling gradient
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    one, pads = (1, 1), ((1, 1), (1, 1))
+    y = ck.conv2d(np, x, w, one, one, pads)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    _close(ck.conv2d(cp, cp.asarray(x), cp.asarray(w), one, one, pads), y, np.float32)
+    _close(ck.conv2d_backprop_filter(cp, cp.asarray(x), cp.asarray(dy), w.shape, one, one, pads),
+           ck.conv2d_backprop_filter(np, x, dy, w.shape, one, one, pads), np.float32)
+    _close(ck.conv2d_backprop_input(cp, cp.asarray(dy), cp.asarray(w), x.shape, one, one, pads),
+           ck.conv2d_backprop_input(np, dy, w, x.shape, one, one, pads), np.float32)
+    nopad = ((0, 0), (0, 0))
+    p = pk.max_pool(np, x, (2, 2), (2, 2), nopad, 4, 3)
+    g = rng.standard_normal(p.shape).astype(np.float32)
+    _close(pk.max_pool(cp, cp.asarray(x), (2, 2), (2, 2), nopad, 4, 3), p, np.float32)
+    _close(pk.max_pool_grad(cp, cp.asarray(x), cp.asarray(p), cp.asarray(g), (2, 2), (2, 2), nopad),
+           pk.max_pool_grad(np, x, p, g, (2, 2), (2, 2), nopad), np.float32)
+    logits, labels = rng.standard_normal((5, 10)).astype(np.float32), np.eye(10, dtype=np.float32)[:5]
+    for got, want in zip(nn_xent_ops._softmax_xent_gpu(cp, cp.asarray(logits), cp.asarray(labels), logits.dtype),
+                         nn_xent_ops._softmax_xent_cpu(logits, labels, logits.dtype)):
+        _close(got, want, np.float32)
