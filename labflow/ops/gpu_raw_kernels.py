@@ -187,6 +187,37 @@ for _name, _update in (("apply_adam", "mi"), ("apply_adam_nesterov", "g * (one -
         "const T* beta1_power, const T* beta2_power, const T* beta1, const T* beta2, const T* epsilon",
         _ADAM.format(update=_update))
 
+
+
+def multi_adam(n: int, nesterov: bool) -> str:
+    """The name of the kernel doing n Adam updates that share their scalars (made on first use): each
+    update contributes (w, m, v, grad, end), `end` its last element's index + 1 in the joint range."""
+    name = f"apply_adam_multi_{n}{'_nesterov' if nesterov else ''}"
+    if name not in SOURCES:
+        params = ", ".join(f"T* __restrict__ w{t}, T* __restrict__ m{t}, T* __restrict__ v{t}, "
+                           f"const T* __restrict__ g{t}, const long long e{t}" for t in range(n))
+        branches = [(f"if (i < e{t}) " if t < n - 1 else "")
+                    + f"{{ w = w{t}; m = m{t}; v = v{t}; g = g{t}; j = i{'' if t == 0 else f' - e{t - 1}'}; }}"
+                    for t in range(n)]
+        pick = "        " + "\n        else ".join(branches)
+        update = "gj * (one - beta1[0]) + beta1[0] * mi" if nesterov else "mi"
+        SOURCES[name] = (params + ", const T* lr, const T* beta1_power, const T* beta2_power, const T* beta1, "
+                         "const T* beta2, const T* epsilon", f"""
+        T* w; T* m; T* v; const T* g; long long j;
+{pick}
+        const T one = 1;
+        const T alpha = lr[0] * sqrt(one - beta2_power[0]) / (one - beta1_power[0]);
+        const T gj = g[j];
+        T mi = m[j];
+        mi += (gj - mi) * (one - beta1[0]);
+        m[j] = mi;
+        T vi = v[j];
+        vi += (gj * gj - vi) * (one - beta2[0]);
+        v[j] = vi;
+        w[j] -= alpha * ({update}) / (sqrt(vi) + epsilon[0]);""")
+    return name
+
+
 _made: dict[tuple, Callable] = {}
 _broken: set[tuple] = set()
 # LABFLOW_GPU_RAW_KERNELS=0: every caller takes its array-op path (A/B timing, or an escape hatch)

@@ -1,6 +1,7 @@
 """Operator fusion on partitions (TF's grappler remapper): Conv2D -> bias add -> Relu becomes one
 _FusedConv2D, and MatMul -> bias add -> Relu one _FusedMatMul, whose bias add and activation run on
-each output block while it is still in cache (and need no kernel launch of their own on a GPU).
+each output block while it is still in cache (and need no kernel launch of their own on a GPU). On a GPU
+one optimizer's ApplyAdam nodes also become one _MultiApplyAdam (`group_adam`).
 
 Runs after the step's graph exists, so gradients are never involved: a chain is fused only when each
 intermediate value has exactly one consumer (the next node of the chain) and nothing depends on the
@@ -56,7 +57,77 @@ def fuse(part: Partition) -> int:
         removed.update(id(n) for n in chain if n is not last)
     if removed:
         part.nodes = [n for n in part.nodes if id(n) not in removed]
-    return len(removed)
+    return len(removed) + group_adam(part)
+
+
+def group_adam(part: Partition, max_group: int = 16) -> int:
+    """On a GPU partition, the ApplyAdam nodes that read the same six scalars (one AdamOptimizer's
+    update: same beta powers, learning rate, betas, epsilon) become one _MultiApplyAdam node per up to
+    `max_group` of them (train/multi_apply_ops.py): one kernel launch instead of one per variable. Only
+    nodes whose output nothing reads qualify (the optimizer's group depends on them by control edges,
+    which move to the new node). Returns how many nodes were removed."""
+    if part.device.device_type != "GPU":
+        return 0
+    opdef = registry.lookup("_MultiApplyAdam")
+    consumers, _ = consumers_of(part.nodes)
+    groups: dict[tuple, list[PNode]] = {}
+    for n in part.nodes:
+        if (n.type == "ApplyAdam" and len(n.inputs) == 10 and not consumers.get(id(n)) and opdef is not None
+                and n.out_dtypes[0].base_dtype in (_dt.float32, _dt.float64)):
+            key = (tuple((id(src), k) for src, k in n.inputs[3:9]), bool(n.attrs.get("use_nesterov")),
+                   n.out_dtypes[0].base_dtype)
+            groups.setdefault(key, []).append(n)
+    replaced: dict[int, PNode] = {}
+    for members in groups.values():
+        for i in range(0, len(members) - 1, max_group):
+            chunk = members[i:i + max_group]
+            if len(chunk) < 2 or not _independent(chunk):
+                continue
+            head = chunk[0]
+            fused = PNode(f"{head.name}/multi_{len(chunk)}", opdef.name, opdef,
+                          {"N": len(chunk), "use_locking": bool(head.attrs.get("use_locking")),
+                           "use_nesterov": bool(head.attrs.get("use_nesterov"))}, part.device, None, [], [])
+            fused.inputs = [x for n in chunk for x in n.inputs[:3]] + [n.inputs[9] for n in chunk] + head.inputs[3:9]
+            fused.control_inputs = list(dict.fromkeys(c for n in chunk for c in n.control_inputs))
+            replaced.update((id(n), fused) for n in chunk)
+    if not replaced:
+        return 0
+    # Each new node takes the place of its group's last member: every member's inputs come before that.
+    last = {id(f): max(i for i, n in enumerate(part.nodes) if replaced.get(id(n)) is f) for f in replaced.values()}
+    nodes = []
+    for i, n in enumerate(part.nodes):
+        f = replaced.get(id(n))
+        if f is None:
+            if n.control_inputs and any(id(c) in replaced for c in n.control_inputs):
+                n.control_inputs = list(dict.fromkeys(replaced.get(id(c), c) for c in n.control_inputs))
+            nodes.append(n)
+        elif last[id(f)] == i:
+            nodes.append(f)
+    removed = len(part.nodes) - len(nodes)
+    part.nodes = nodes
+    return removed
+
+
+def _independent(members: list[PNode]) -> bool:
+    """Whether the updates can run as one kernel: each variable and slot updated once, and no member
+    depending on another (one search back from all of them: an acyclic graph reaches a member from the
+    others' inputs only if it is an ancestor of one of them)."""
+    refs = [(id(src), k) for n in members for src, k in n.inputs[:3]]
+    if len(set(refs)) != len(refs):
+        return False
+    ids = {id(n) for n in members}
+    seen: set[int] = set()
+    stack = [p for n in members for p in [src for src, _ in n.inputs] + n.control_inputs]
+    while stack:
+        p = stack.pop()
+        if id(p) in seen:
+            continue
+        if id(p) in ids:
+            return False
+        seen.add(id(p))
+        stack.extend(src for src, _ in p.inputs)
+        stack.extend(p.control_inputs)
+    return True
 
 
 def _only_consumer(n: PNode, consumers: dict[int, list[PNode]], controlled: set[int]) -> PNode | None:

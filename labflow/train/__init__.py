@@ -2,7 +2,10 @@
 
 from typing import Any as _Any
 
-from labflow.train import slot_creator  # noqa: F401
+from labflow.train import (
+    multi_apply_ops,  # noqa: F401 - registers _MultiApplyAdam (runtime/fusion.py)
+    slot_creator,  # noqa: F401
+)
 from labflow.train.adagrad import AdagradOptimizer  # noqa: F401
 from labflow.train.adam import AdamOptimizer  # noqa: F401
 from labflow.train.basic_session_run_hooks import (  # noqa: F401

@@ -108,3 +108,77 @@ def _adam_reference(w, m, v, grad, lr, beta1_power, beta2_power, beta1, beta2, e
 
 def _adam_nesterov_reference(*args) -> None:
     _adam_reference(*args, nesterov=True)
+
+
+# -- several Adam updates sharing their scalars in one launch (the _MultiApplyAdam op) ----------------
+MAX_MULTI = 16  # updates per kernel: 5 parameters each, far inside CUDA's 4 KB of kernel parameters
+_multi_checked: set[tuple] = set()
+_multi_broken: set[tuple] = set()
+
+
+def apply_adam_multi(xp: Any, ws: list, ms: list, vs: list, grads: list, scalars: list, nesterov: bool) -> bool:
+    """The Adam updates of every (w, m, v) in place as one RawKernel; False when it cannot run (then the
+    caller updates them one by one). `scalars` in ApplyAdam's order: beta1_power, beta2_power, lr,
+    beta1, beta2, epsilon.
+
+    Its first run per (size, dtype) in a process is checked against the single-update kernel on copies
+    (one device sync): a kernel that computes anything else is dropped for good, with an error in the
+    log, and that step keeps the single-update results. This kernel's CUDA was written without a GPU at
+    hand; the check makes a mistake in it cost speed, never a wrong model."""
+    n = len(ws)
+    if not 1 <= n <= MAX_MULTI:
+        return False
+    beta1_power, beta2_power, lr, beta1, beta2, epsilon = scalars
+    ordered = [lr, beta1_power, beta2_power, beta1, beta2, epsilon]
+    device, dtype = getattr(xp, "ndarray", ()), ws[0].dtype
+    for s in ordered:
+        if not isinstance(s, device) or s.dtype != dtype or s.size != 1:
+            return False
+    args: list = []
+    end = 0
+    for w, m, v, g in zip(ws, ms, vs, grads):
+        for a in (w, m, v, g):
+            if not isinstance(a, device) or a.dtype != dtype or a.shape != w.shape or not a.flags.c_contiguous:
+                return False
+        end += w.size
+        args += [w, m, v, g, np.int64(end)]
+    key = (n, bool(nesterov), dtype)
+    if key in _multi_broken:
+        return False
+    from labflow.ops import gpu_raw_kernels
+    run = gpu_raw_kernels.kernel(xp, gpu_raw_kernels.multi_adam(n, nesterov), dtype,
+                                 _multi_adam_nesterov_reference if nesterov else _multi_adam_reference)
+    if run is None:
+        return False
+    if key in _multi_checked:
+        return bool(run(end, *args, *ordered))
+    before = [(w.copy(), m.copy(), v.copy()) for w, m, v in zip(ws, ms, vs)]
+    if not run(end, *args, *ordered):
+        return False
+    for (w0, m0, v0), g in zip(before, grads):
+        if not _raw_adam(xp, w0, m0, v0, g, ordered, nesterov):
+            _adam_reference(w0, m0, v0, g, *ordered, nesterov=nesterov)
+    same = all(bool(xp.allclose(a, b, rtol=1e-6, atol=1e-30, equal_nan=True))
+               for got, want in zip(zip(ws, ms, vs), before) for a, b in zip(got, want))
+    if same:
+        _multi_checked.add(key)
+        return True
+    _multi_broken.add(key)
+    _log.error("labflow: the %d-update Adam kernel disagreed with the single-update kernel on its first run; "
+               "updating variables one by one from now on (please report this)", n)
+    for (w, m, v), (w0, m0, v0) in zip(zip(ws, ms, vs), before):
+        w[...], m[...], v[...] = w0, m0, v0
+    return True
+
+
+def _multi_adam_reference(*args, nesterov: bool = False) -> None:
+    """NumPy twin of the multi-update kernel (what the emulated GPU runs): (w, m, v, grad, end) per
+    update, then lr, beta1_power, beta2_power, beta1, beta2, epsilon."""
+    n = (len(args) - 6) // 5
+    for t in range(n):
+        w, m, v, g, _ = args[5 * t:5 * t + 5]
+        _adam_reference(w, m, v, g, *args[5 * n:], nesterov=nesterov)
+
+
+def _multi_adam_nesterov_reference(*args) -> None:
+    _multi_adam_reference(*args, nesterov=True)

@@ -187,10 +187,16 @@ def apply_centered_rms_prop_kernel(xp, var, mg, ms, mom, lr, rho, momentum, epsi
 @_declare("ApplyAdam", {"use_nesterov": False})
 def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, *,
                       use_locking, use_nesterov):
-    w, m_, v_ = deref(var), deref(m), deref(v)
+    adam_update(xp, deref(var), deref(m), deref(v), beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad,
+                use_nesterov)
+    return var
+
+
+def adam_update(xp, w, m_, v_, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_nesterov) -> None:
+    """ApplyAdam's update of the arrays `w`, `m_`, `v_`, in place."""
     if xp is not np and gpu_update_kernels.apply_adam(xp, w, m_, v_, beta1_power, beta2_power, lr, beta1, beta2,
                                                       epsilon, grad, use_nesterov):
-        return var
+        return
     alpha = lr * xp.sqrt(1 - beta2_power) / (1 - beta1_power)
     if xp is np and w.size >= 2 * _ADAM_CHUNK and w.flags.c_contiguous and m_.flags.c_contiguous \
             and v_.flags.c_contiguous:
@@ -205,10 +211,9 @@ def apply_adam_kernel(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2,
                         use_nesterov)
 
         _in_blocks(wf.size, w.dtype, 2, block)
-        return var
+        return
     _adam_block(xp, w, m_, v_, grad, xp.empty_like(w), xp.empty_like(w), alpha, beta1, beta2, epsilon,
                 use_nesterov)
-    return var
 
 
 # Elements per block of the blocked updates: measured on the CNN's 3.2M-parameter layer, 1 << 17 ran Adam

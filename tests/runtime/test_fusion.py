@@ -122,3 +122,49 @@ def test_dense_layer_training_fuses_and_trains_the_same():
     assert "_FusedMatMul" in ops  # the hidden layer's matmul + bias + relu (the relu output feeds ReluGrad)
     np.testing.assert_allclose(fused_losses, plain_losses, rtol=1e-5)
     assert fused_losses[-1] < fused_losses[0]
+
+
+def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
+    # runtime/fusion.group_adam: the ApplyAdam nodes sharing their scalars become one _MultiApplyAdam on a
+    # GPU partition (one kernel launch); the trained values are the CPU's.
+    from labflow.testing.emulated_gpu import emulated_gpu
+    rng = np.random.RandomState(3)
+    xs = rng.randn(6, 4).astype(np.float32)
+    inits = [rng.randn(4, 5).astype(np.float32), rng.randn(5).astype(np.float32), rng.randn(5, 1).astype(np.float32)]
+
+    def train(device):
+        g = tf.Graph()
+        with g.as_default(), tf.device(device):
+            x = tf.placeholder(tf.float32, [None, 4])
+            w, b, v = (tf.Variable(i) for i in inits)
+            loss = tf.reduce_mean(tf.square(tf.matmul(tf.tanh(tf.matmul(x, w) + b), v)))
+            step = tf.train.AdamOptimizer(0.1).minimize(loss)
+        with tf.Session(graph=g) as s:
+            s.run(tf.global_variables_initializer())
+            for _ in range(3):
+                s.run(step, {x: xs})
+            return s.run([w, b, v]), _ops(s, step, {x: xs})
+
+    want, cpu_ops = train("/cpu:0")
+    with emulated_gpu():
+        got, gpu_ops = train("/gpu:0")
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert cpu_ops.count("ApplyAdam") == 3 and "_MultiApplyAdam" not in cpu_ops
+    assert gpu_ops.count("_MultiApplyAdam") == 1 and "ApplyAdam" not in gpu_ops
+
+
+def test_adam_updates_that_share_a_variable_or_depend_on_each_other_are_not_grouped():
+    from labflow.runtime.fusion import _independent
+    from labflow.runtime.partition import PNode
+
+    def node(name, *inputs, control=()):
+        n = PNode(name, "ApplyAdam", None, {}, None, None, [], [])
+        n.inputs, n.control_inputs = [(i, 0) for i in inputs], list(control)
+        return n
+    w1, w2, m, v, g = (node(k) for k in ("w1", "w2", "m", "v", "g"))
+    a = node("a", w1, m, v, g)
+    assert _independent([a, node("b", w2, node("m2"), node("v2"), g)])
+    assert not _independent([a, node("b", w1, node("m2"), node("v2"), g)])  # w1 updated twice
+    later = node("x", g, control=[a])  # depends on update a
+    assert not _independent([a, node("b", w2, node("m2"), node("v2"), later)])

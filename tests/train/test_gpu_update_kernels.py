@@ -64,3 +64,48 @@ def test_other_dtypes_and_failed_compiles_take_the_generic_update(cp):
     assert not gpu_update_kernels.apply_adam(bad, x, x, x, *[np.float32(0.5)] * 6, x, False)
     assert ("adam", False, "f") in gpu_update_kernels._broken
     assert not gpu_update_kernels.apply_adam(bad, x, x, x, *[np.float32(0.5)] * 6, x, False)  # not retried
+
+
+def _multi_inputs(cp, dtype=np.float32):
+    rng = np.random.RandomState(4)
+    shapes = [(5, 3), (7,), (2, 2, 2)]
+    ws, ms, vs, gs = ([rng.randn(*s).astype(dtype) for s in shapes] for _ in range(4))
+    vs = [np.abs(v) for v in vs]
+    scalars = [dtype(s) for s in (0.9 ** 2, 0.999 ** 2, 1e-2, 0.9, 0.999, 1e-8)]
+    want = []
+    for w, m, v, g in zip(ws, ms, vs, gs):
+        w, m, v = w.copy(), m.copy(), v.copy()
+        training_ops.adam_update(np, w, m, v, *scalars, g, False)
+        want.append((w, m, v))
+    dev = [[cp.asarray(a) for a in arrays] for arrays in (ws, ms, vs, gs)]
+    return dev, [cp.asarray(s) for s in scalars], want
+
+
+def test_multi_update_adam_equals_one_update_per_variable(cp, monkeypatch):
+    monkeypatch.setattr(gpu_update_kernels, "_multi_checked", set())
+    monkeypatch.setattr(gpu_update_kernels, "_multi_broken", set())
+    (ws, ms, vs, gs), scalars, want = _multi_inputs(cp)
+    for _ in range(2):  # the first run is cross-checked, the second runs the kernel alone
+        assert gpu_update_kernels.apply_adam_multi(cp, ws, ms, vs, gs, scalars, False)
+        for got, ref in zip(zip(ws, ms, vs), want):
+            for a, b in zip(got, ref):
+                np.testing.assert_allclose(cp.asnumpy(a), b, rtol=1e-6)
+        (ws, ms, vs, gs), scalars, want = _multi_inputs(cp)
+    assert (3, False, np.dtype(np.float32)) in gpu_update_kernels._multi_checked
+
+
+def test_a_multi_update_kernel_that_disagrees_is_dropped_and_its_step_stays_right(cp, monkeypatch, caplog):
+    monkeypatch.setattr(gpu_update_kernels, "_multi_checked", set())
+    monkeypatch.setattr(gpu_update_kernels, "_multi_broken", set())
+
+    def wrong(*args):  # a kernel with a bug: updates only the first variable
+        gpu_update_kernels._adam_reference(*args[:4], *args[-6:])
+    monkeypatch.setattr(gpu_update_kernels, "_multi_adam_reference", wrong)
+    (ws, ms, vs, gs), scalars, want = _multi_inputs(cp)
+    with caplog.at_level("ERROR", logger="labflow.gpu"):
+        assert gpu_update_kernels.apply_adam_multi(cp, ws, ms, vs, gs, scalars, False)
+    assert "disagreed" in caplog.text
+    for got, ref in zip(zip(ws, ms, vs), want):
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(cp.asnumpy(a), b, rtol=1e-6)
+    assert not gpu_update_kernels.apply_adam_multi(cp, ws, ms, vs, gs, scalars, False)  # one by one from now

@@ -14,6 +14,7 @@ import numpy as np
 import labflow as tf
 from labflow import dtypes as _dt
 from labflow.ops import state_ops
+from labflow.ops.common import make_op
 from labflow.testing.op_sweep import Case, samples
 from labflow.train import training_ops as T
 
@@ -229,6 +230,32 @@ def _apply_adam():
                  name="scalar"),
             Case(_stateful(3, lambda *a: T.apply_adam(*a, use_nesterov=True)), ins, _adam_ref(True),
                  dtypes=FLOATS, grad=False, name="nesterov")]
+
+
+def _multi_adam(nesterov):
+    """build(w0, m0, v0, w1, m1, v1, g0, g1, six scalars): two variables' updates as one
+    _MultiApplyAdam (as runtime/fusion.py makes it), then every variable and slot read after it."""
+    def build(*xs):
+        pairs = [_var(x) for x in xs[:6]]
+        refs = [p[0] for p in pairs]
+        update = _after([p[1] for p in pairs], lambda: make_op(
+            "_MultiApplyAdam", refs + list(xs[6:]), {"N": 2, "use_nesterov": nesterov}))
+        with tf.control_dependencies([update]):
+            return [tf.identity(r) for r in refs]
+
+    def ref(w0, m0, v0, w1, m1, v1, g0, g1, *scalars):
+        one = _adam_ref(nesterov)
+        return one(w0, m0, v0, *scalars, g0) + one(w1, m1, v1, *scalars, g1)
+    return build, ref
+
+
+@samples("_MultiApplyAdam")
+def _multi_apply_adam():
+    scalars = [np.array(0.9 ** 2), np.array(0.999 ** 2), np.array(0.01), np.array(0.9), np.array(0.999),
+               np.array(1e-3)]
+    ins = [_rand(3, 2), _rand(3, 2), _pos(3, 2), _rand(4), _rand(4), _pos(4), _rand(3, 2), _rand(4)] + scalars
+    return [Case(build, ins, ref, dtypes=FLOATS, grad=False, unknown_shapes=False, name=name)
+            for name, (build, ref) in (("", _multi_adam(False)), ("nesterov", _multi_adam(True)))]
 
 
 # -- sparse apply ops (rows 2 and 0; row 2 twice: duplicates are summed first) -------------------------
