@@ -112,10 +112,11 @@ SOURCES: dict[str, tuple[str, str]] = {
         }}
         y[i] = best;"""),
     # dx NHWC: the gradient of every window whose FIRST element (row-major) equal to the window's output
-    # is this one (TF's rule for ties); padding and NaN equal nothing.
+    # is this one (TF's rule for ties); padding and NaN equal nothing. With `relu`, times (x > 0): the
+    # ReluGrad of a relu -> max_pool (_FusedMaxPoolGrad).
     "max_pool_grad": (
         f"const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ g, {_GEOMETRY}, "
-        "const int pt, const int pl, T* __restrict__ dx", _DECODE_IN + """
+        "const int pt, const int pl, const int relu, T* __restrict__ dx", _DECODE_IN + """
         int oy0 = yy + pt - kh + 1;
         oy0 = oy0 <= 0 ? 0 : (oy0 + sh - 1) / sh;
         const int oy1 = min((yy + pt) / sh, oh - 1);
@@ -143,7 +144,8 @@ SOURCES: dict[str, tuple[str, str]] = {
                 if (fy == yy && fx == xx) acc += g[o];
             }
         }
-        dx[i] = acc;"""),
+        // relu: times (x > 0), ReluGrad's mask against the pooled input (a multiply, as TF's)
+        dx[i] = relu ? acc * (T)(x[i] > (T)0) : acc;"""),
     # One row of a dense softmax cross-entropy per i: loss = sum(labels * (log(sum(exp(s))) - s)) and
     # backprop = exp(s) / sum(exp(s)) - labels, s = x - max(x): nn_xent_ops._softmax_xent_gpu's math.
     "softmax_xent_rows": (

@@ -203,13 +203,22 @@ def _max_pool_grad_tiled_gpu(xp: Any, r6: Any, y: Any, g: Any) -> Any:
     return route(pos, first, g6, g.dtype.type(0))
 
 
-def max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple, pads: tuple) -> Any:
-    """Routes each output gradient to the first max of its window; returns x's shape."""
+def max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple, pads: tuple,
+                  relu: bool = False) -> Any:
+    """Routes each output gradient to the first max of its window; returns x's shape. With `relu`, the
+    result is also masked by x > 0 (ReluGrad against x: the gradient of relu -> max_pool)."""
     if xp is not np and y.shape == g.shape:
         dx = xp.empty(x.shape, dtype=g.dtype)
         if x.dtype == g.dtype and _gpu_kernel(xp, "max_pool_grad", _max_pool_grad_reference, [x, y, g],
-                                              ksize, strides, pads, dx):
+                                              ksize, strides, pads, dx, [np.int32(relu)]):
             return dx
+    dx = _max_pool_grad(xp, x, y, g, ksize, strides, pads)
+    if relu:
+        xp.multiply(dx, x > 0, out=dx)  # ReluGrad's arithmetic: gradients * (features > 0)
+    return dx
+
+
+def _max_pool_grad(xp: Any, x: Any, y: Any, g: Any, ksize: tuple, strides: tuple, pads: tuple) -> Any:
     n, h, w, c = x.shape
     (pt, pb), (pl, pr) = pads
     xpad = _mask_pad(xp, x, pads)
@@ -272,7 +281,7 @@ def max_pool_grad_grad(xp: Any, x: Any, y: Any, gg: Any, ksize: tuple, strides: 
 
 # -- GPU: max pooling and its gradient as one index-arithmetic kernel each (ops/gpu_raw_kernels.py) --
 def _gpu_kernel(xp: Any, name: str, reference: Any, ins: list, ksize: tuple, strides: tuple, pads: tuple,
-                out: Any) -> bool:
+                out: Any, extra: tuple = ()) -> bool:
     """Runs kernel `name` into `out`; False where it does not apply (the caller takes the array ops)."""
     from labflow.ops import gpu_raw_kernels as gik
     if not gik.supported(out, *ins):
@@ -283,7 +292,7 @@ def _gpu_kernel(xp: Any, name: str, reference: Any, ins: list, ksize: tuple, str
     ins = [a if a.flags.c_contiguous else xp.ascontiguousarray(a) for a in ins]
     oh, ow = (out.shape if name == "max_pool" else ins[1].shape)[1:3]
     geometry = gik.geometry(ins[0].shape, oh, ow, ksize, strides)
-    return bool(run(out.size, *ins, *geometry, np.int32(pads[0][0]), np.int32(pads[1][0]), out))
+    return bool(run(out.size, *ins, *geometry, np.int32(pads[0][0]), np.int32(pads[1][0]), *extra, out))
 
 
 def _reference_pads(h: int, w: int, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, pt: int,
@@ -296,6 +305,7 @@ def _max_pool_reference(x, h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, y) -> None:
     y[...] = max_pool(np, x, (kh, kw), (sh, sw), _reference_pads(h, w, oh, ow, kh, kw, sh, sw, pt, pl), oh, ow)
 
 
-def _max_pool_grad_reference(x, y, g, h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, dx) -> None:
+def _max_pool_grad_reference(x, y, g, h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, relu, dx) -> None:
     """NumPy twin of the max_pool_grad kernel."""
-    dx[...] = max_pool_grad(np, x, y, g, (kh, kw), (sh, sw), _reference_pads(h, w, oh, ow, kh, kw, sh, sw, pt, pl))
+    dx[...] = max_pool_grad(np, x, y, g, (kh, kw), (sh, sw), _reference_pads(h, w, oh, ow, kh, kw, sh, sw, pt, pl),
+                            bool(relu))

@@ -139,6 +139,25 @@ def max_pool_grad_kernel(xp, orig_input, orig_output, grad, *, ksize, strides, p
     return kernel_out(xp, g, data_format)
 
 
+def _fused_max_pool_grad_shape(ins, attrs):
+    if list(attrs["fused_ops"]) != ["ReluGrad"]:
+        raise ValueError(f"_FusedMaxPoolGrad fuses ['ReluGrad'], got {list(attrs['fused_ops'])}")
+    return _max_pool_grad_shape("MaxPoolGrad", True)(ins, attrs)
+
+
+@op("_FusedMaxPoolGrad", inputs=("orig_input", "orig_output", "grad"), attrs=dict(_POOL_ATTRS, fused_ops=REQUIRED),
+    types=REAL_TYPES, shape=_fused_max_pool_grad_shape, not_differentiable=True)
+def fused_max_pool_grad_kernel(xp, orig_input, orig_output, grad, *, ksize, strides, padding, data_format,
+                               fused_ops):
+    """MaxPoolGrad, then ReluGrad against the pooled input: the gradient of relu -> max_pool, which
+    runtime/fusion.py makes of the two nodes (one kernel on a GPU instead of two)."""
+    x = kernel_in(xp, orig_input, data_format)
+    k, s, pads, _, _ = _params(x, ksize, strides, padding, data_format)
+    g = K.max_pool_grad(xp, x, kernel_in(xp, orig_output, data_format), kernel_in(xp, grad, data_format),
+                        k, s, pads, relu=True)
+    return kernel_out(xp, g, data_format)
+
+
 @max_pool_grad_kernel.grad
 def _max_pool_grad_grad(op, grad):
     x, y, _ = op.inputs

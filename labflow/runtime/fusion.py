@@ -1,7 +1,8 @@
 """Operator fusion on partitions (TF's grappler remapper): Conv2D -> bias add -> Relu becomes one
 _FusedConv2D, and MatMul -> bias add -> Relu one _FusedMatMul, whose bias add and activation run on
-each output block while it is still in cache (and need no kernel launch of their own on a GPU). On a GPU
-one optimizer's ApplyAdam nodes also become one _MultiApplyAdam (`group_adam`).
+each output block while it is still in cache (and need no kernel launch of their own on a GPU). The
+backward of relu -> max_pool becomes one _FusedMaxPoolGrad, and on a GPU one optimizer's ApplyAdam
+nodes one _MultiApplyAdam (`group_adam`).
 
 Runs after the step's graph exists, so gradients are never involved: a chain is fused only when each
 intermediate value has exactly one consumer (the next node of the chain) and nothing depends on the
@@ -57,7 +58,34 @@ def fuse(part: Partition) -> int:
         removed.update(id(n) for n in chain if n is not last)
     if removed:
         part.nodes = [n for n in part.nodes if id(n) not in removed]
-    return len(removed) + group_adam(part)
+    return len(removed) + _fuse_pool_relu_grad(part) + group_adam(part)
+
+
+def _fuse_pool_relu_grad(part: Partition) -> int:
+    """ReluGrad(MaxPoolGrad(x, y, g), x) becomes one _FusedMaxPoolGrad (the backward of relu -> max_pool,
+    every CNN's): the max-pool gradient is masked by x > 0 where it is made. Only when the ReluGrad is
+    the pool gradient's one consumer and reads the same x."""
+    opdef = registry.lookup("_FusedMaxPoolGrad")
+    consumers, controlled = consumers_of(part.nodes)
+    removed: set[int] = set()
+    for pool in part.nodes:
+        if pool.type != "MaxPoolGrad" or opdef is None:
+            continue
+        relu = _only_consumer(pool, consumers, controlled)
+        if (relu is None or relu.type != "ReluGrad" or len(relu.inputs) != 2 or relu.inputs[0] != (pool, 0)
+                or relu.inputs[1] != pool.inputs[0] or relu.out_dtypes[0] != pool.out_dtypes[0]):
+            continue
+        for user in consumers.get(id(pool), []):
+            if user.type in SHAPE_ONLY:
+                user.inputs = [(relu, 0) if src is pool else (src, k) for src, k in user.inputs]
+        relu.type, relu.opdef = opdef.name, opdef
+        relu.attrs = dict(pool.attrs, fused_ops=["ReluGrad"])
+        relu.inputs = list(pool.inputs)
+        relu.control_inputs = list(dict.fromkeys(pool.control_inputs + relu.control_inputs))
+        removed.add(id(pool))
+    if removed:
+        part.nodes = [n for n in part.nodes if id(n) not in removed]
+    return len(removed)
 
 
 def group_adam(part: Partition, max_group: int = 16) -> int:

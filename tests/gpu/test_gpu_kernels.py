@@ -95,9 +95,10 @@ def test_max_pool_and_its_gradient_match_the_cpu_with_ties_and_nan(cp, ksize, st
     y_gpu = pk.max_pool(cp, cp.asarray(x), ksize, strides, pads, oh, ow)
     np.testing.assert_array_equal(cuda.asnumpy(y_gpu), y_cpu)
     g = rng.standard_normal(y_cpu.shape).astype(np.float32)
-    dx_cpu = pk.max_pool_grad(np, x, y_cpu, g, ksize, strides, pads)
-    dx_gpu = pk.max_pool_grad(cp, cp.asarray(x), cp.asarray(y_cpu), cp.asarray(g), ksize, strides, pads)
-    np.testing.assert_allclose(cuda.asnumpy(dx_gpu), dx_cpu, rtol=1e-6, atol=1e-6)
+    for relu in (False, True):  # True: _FusedMaxPoolGrad's mask by x > 0
+        dx_cpu = pk.max_pool_grad(np, x, y_cpu, g, ksize, strides, pads, relu)
+        dx_gpu = pk.max_pool_grad(cp, cp.asarray(x), cp.asarray(y_cpu), cp.asarray(g), ksize, strides, pads, relu)
+        np.testing.assert_allclose(cuda.asnumpy(dx_gpu), dx_cpu, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("xs,ws,strides,dil,pads", [

@@ -168,3 +168,16 @@ def test_adam_updates_that_share_a_variable_or_depend_on_each_other_are_not_grou
     assert not _independent([a, node("b", w1, node("m2"), node("v2"), g)])  # w1 updated twice
     later = node("x", g, control=[a])  # depends on update a
     assert not _independent([a, node("b", w2, node("m2"), node("v2"), later)])
+
+
+def test_the_gradient_of_relu_then_max_pool_is_one_op():
+    rng = np.random.RandomState(4)
+    x = tf.placeholder(tf.float32, [None, 6, 6, 2])
+    h = tf.nn.relu(x * 1.0)
+    loss = tf.reduce_sum(tf.nn.max_pool2d(h, 2, 2, "SAME") * rng.randn(1, 3, 3, 2).astype(np.float32))
+    (gx,) = tf.gradients(loss, [x])
+    feed = {x: rng.randn(3, 6, 6, 2).astype(np.float32)}
+    with tf.Session() as fused, tf.Session(config=OFF) as plain:
+        np.testing.assert_allclose(fused.run(gx, feed), plain.run(gx, feed), rtol=1e-6)
+        ops = _ops(fused, gx, feed)
+    assert "_FusedMaxPoolGrad" in ops and "MaxPoolGrad" not in ops and "ReluGrad" not in ops

@@ -14,6 +14,7 @@ import numpy as np
 
 from labflow import dtypes as _dt
 from labflow.ops import conv_ops, pool_ops
+from labflow.ops.common import make_op
 from labflow.testing.op_sweep import Case, samples
 
 R = np.random.RandomState(7)
@@ -325,6 +326,27 @@ def _max_pool_grad():
     out.append(Case(lambda x, g: _mpg(x, g, 3, 2, "SAME"), [overlap_ties, R.randn(1, 3, 3, 2)],
                     lambda x, g: ref_max_pool_grad(x, g, (3, 3), (2, 2), "SAME"), grad=False,
                     name="overlap_ties"))
+    return out
+
+
+def _fused_mpg(x, g, ksize, strides, padding, data_format="NHWC"):
+    y = conv_ops.max_pool(x, ksize, strides, padding, data_format)
+    attrs = dict(ksize=conv_ops.get_sequence(ksize, data_format, "ksize"),
+                 strides=conv_ops.get_sequence(strides, data_format, "strides"), padding=padding,
+                 data_format=data_format, fused_ops=["ReluGrad"])
+    return make_op("_FusedMaxPoolGrad", [x, y, g], attrs).outputs[0]
+
+
+@samples("_FusedMaxPoolGrad")
+def _fused_max_pool_grad():
+    # MaxPoolGrad then ReluGrad against x (what runtime/fusion.py fuses): x half negative, so the mask bites.
+    out = []
+    for spec in _POOLS:
+        name, xs, ys, kw, ra = _pool_args(spec)
+        x = _distinct(xs) - 0.125 * int(np.prod(xs))
+        out.append(Case(lambda x, g, kw=kw: _fused_mpg(x, g, **kw), [x, R.randn(*ys)],
+                        lambda x, g, ra=ra: ref_max_pool_grad(x, g, *ra) * (x > 0),
+                        dtypes=HALF, name=name, grad=False))
     return out
 
 
