@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from labflow import dtypes as _dt
 from labflow.framework import registry
-from labflow.runtime.partition import Partition, PNode, consumers_of
+from labflow.runtime.partition import Partition, PNode, consumers_of, toposort
 
 _ADDS = ("BiasAdd", "Add", "AddV2")
 # The products that fuse, and what they become.
@@ -58,7 +58,12 @@ def fuse(part: Partition) -> int:
         removed.update(id(n) for n in chain if n is not last)
     if removed:
         part.nodes = [n for n in part.nodes if id(n) not in removed]
-    return len(removed) + _fuse_pool_relu_grad(part) + group_adam(part)
+    n_removed = len(removed) + _fuse_pool_relu_grad(part) + group_adam(part)
+    if n_removed:
+        # A fused node stands where its chain's last node stood: a reader moved to it (a shape reader, a
+        # control edge) may come earlier in the list; restore dependency order.
+        part.nodes = toposort(part.nodes, {id(n): i for i, n in enumerate(part.nodes)})
+    return n_removed
 
 
 def _fuse_pool_relu_grad(part: Partition) -> int:
@@ -107,7 +112,7 @@ def group_adam(part: Partition, max_group: int = 16) -> int:
             groups.setdefault(key, []).append(n)
     replaced: dict[int, PNode] = {}
     for members in groups.values():
-        for i in range(0, len(members) - 1, max_group):
+        for i in range(0, len(members), max_group):
             chunk = members[i:i + max_group]
             if len(chunk) < 2 or not _independent(chunk):
                 continue
