@@ -14,7 +14,7 @@ import numpy as np
 
 from labflow import dtypes as _dt
 from labflow.framework.registry import REQUIRED, op
-from labflow.framework.shapes import TensorShape, as_shape, shape_str
+from labflow.framework.shapes import TensorShape, as_shape, broadcast_dims, shape_str
 from labflow.framework.tensor import Tensor
 from labflow.ops.common import (
     ALL_TYPES,
@@ -152,6 +152,24 @@ def _assign_update_shape(op_type: str):
 def assign_add_kernel(xp, ref, value, *, use_locking):
     cur = deref(ref)
     xp.add(cur, value, out=cur)
+    return ref
+
+
+def _assign_mul_shape(ins, attrs):
+    check_ref(ins, "_AssignMul")
+    ref, value = dims(ins[0]), dims(ins[1])
+    if ref is not None and value is not None and broadcast_dims(ref, value) != ref:
+        raise ValueError(f"_AssignMul: value of shape {list(value)} does not broadcast to the variable's {list(ref)}")
+    return ins[0].dtype, ref
+
+
+@op("_AssignMul", inputs=("ref", "value"), attrs={"use_locking": False}, types=NUMERIC_TYPES,
+    shape=_assign_mul_shape, ref_inputs=(0,), stateful=True, not_differentiable=True)
+def assign_mul_kernel(xp, ref, value, *, use_locking):
+    """`ref *= value` in place: what runtime/fusion.py makes of `v.assign(v * c)` (Adam's beta powers),
+    one pass instead of a product and a copy."""
+    cur = deref(ref)
+    xp.multiply(cur, value, out=cur)
     return ref
 
 

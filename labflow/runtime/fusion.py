@@ -1,8 +1,8 @@
 """Operator fusion on partitions (TF's grappler remapper): Conv2D -> bias add -> Relu becomes one
 _FusedConv2D, and MatMul -> bias add -> Relu one _FusedMatMul, whose bias add and activation run on
 each output block while it is still in cache (and need no kernel launch of their own on a GPU). The
-backward of relu -> max_pool becomes one _FusedMaxPoolGrad, and on a GPU one optimizer's ApplyAdam
-nodes one _MultiApplyAdam (`group_adam`).
+backward of relu -> max_pool becomes one _FusedMaxPoolGrad, `v.assign(v * c)` an in-place _AssignMul,
+and on a GPU one optimizer's ApplyAdam nodes one _MultiApplyAdam (`group_adam`).
 
 Runs after the step's graph exists, so gradients are never involved: a chain is fused only when each
 intermediate value has exactly one consumer (the next node of the chain) and nothing depends on the
@@ -58,7 +58,7 @@ def fuse(part: Partition) -> int:
         removed.update(id(n) for n in chain if n is not last)
     if removed:
         part.nodes = [n for n in part.nodes if id(n) not in removed]
-    n_removed = len(removed) + _fuse_pool_relu_grad(part) + group_adam(part)
+    n_removed = len(removed) + _fuse_pool_relu_grad(part) + _fuse_assign_mul(part) + group_adam(part)
     if n_removed:
         # A fused node stands where its chain's last node stood: a reader moved to it (a shape reader, a
         # control edge) may come earlier in the list; restore dependency order.
@@ -88,6 +88,36 @@ def _fuse_pool_relu_grad(part: Partition) -> int:
         relu.inputs = list(pool.inputs)
         relu.control_inputs = list(dict.fromkeys(pool.control_inputs + relu.control_inputs))
         removed.add(id(pool))
+    if removed:
+        part.nodes = [n for n in part.nodes if id(n) not in removed]
+    return len(removed)
+
+
+def _fuse_assign_mul(part: Partition) -> int:
+    """Assign(v, Mul(v's value, c)) becomes _AssignMul(v, c), v *= c in place (Assign writes into v's
+    buffer too): Adam's beta-power updates, a product and a copy each. Only when the product has no
+    other reader and the shapes are v's own, fully known."""
+    opdef = registry.lookup("_AssignMul")
+    consumers, controlled = consumers_of(part.nodes)
+    removed: set[int] = set()
+    for a in part.nodes:
+        if a.type != "Assign" or opdef is None or len(a.inputs) != 2:
+            continue
+        ref, (mul, k) = a.inputs
+        if mul.type != "Mul" or k or len(mul.inputs) != 2 or id(mul) in controlled \
+                or [id(u) for u in consumers.get(id(mul), [])] != [id(a)]:
+            continue
+        var_dims = ref[0].out_dims[ref[1]]
+        if var_dims is None or None in var_dims or mul.out_dims[0] != var_dims:
+            continue
+        reads = [j for j, (src, sk) in enumerate(mul.inputs)
+                 if (src, sk) == ref or (src.type == "Identity" and src.inputs and src.inputs[0] == ref)]
+        if not reads:
+            continue
+        a.type, a.opdef, a.attrs = opdef.name, opdef, {"use_locking": bool(a.attrs.get("use_locking"))}
+        a.inputs = [ref, mul.inputs[1 - reads[0]]]
+        a.control_inputs = list(dict.fromkeys(a.control_inputs + mul.control_inputs))
+        removed.add(id(mul))
     if removed:
         part.nodes = [n for n in part.nodes if id(n) not in removed]
     return len(removed)

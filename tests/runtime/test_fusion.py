@@ -152,6 +152,8 @@ def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert cpu_ops.count("ApplyAdam") == 3 and "_MultiApplyAdam" not in cpu_ops
     assert gpu_ops.count("_MultiApplyAdam") == 1 and "ApplyAdam" not in gpu_ops
+    # and beta1_power.assign(beta1_power * beta1) (and beta2's) multiply in place, on either device
+    assert cpu_ops.count("_AssignMul") == gpu_ops.count("_AssignMul") == 2 and "Assign" not in gpu_ops
 
 
 def test_adam_updates_that_share_a_variable_or_depend_on_each_other_are_not_grouped():

@@ -83,6 +83,16 @@ def _assign_add():
                  lambda x, y: x + y, grad=False, name="int64")]
 
 
+@samples("_AssignMul")
+def _assign_mul():
+    mul = lambda ref, c: make_op("_AssignMul", [ref, c]).outputs[0]  # noqa: E731
+    return [Case(_stateful(1, mul), [_rand(2, 3), _rand(2, 3)], lambda x, y: x * y, dtypes=FLOATS, grad=False),
+            Case(_stateful(1, mul), [_rand(2, 3), np.array(0.9)], lambda x, y: x * y, dtypes=FLOATS, grad=False,
+                 name="scalar"),  # what runtime/fusion.py makes of Adam's beta1_power.assign(beta1_power * beta1)
+            Case(_stateful(1, mul), [np.array([1, 2], np.int32), np.array([5, -7], np.int32)],
+                 lambda x, y: x * y, grad=False, name="int32")]
+
+
 @samples("AssignSub")
 def _assign_sub():
     return [Case(_stateful(1, tf.assign_sub), [_rand(4), _rand(4)], lambda x, y: x - y, dtypes=FLOATS,
