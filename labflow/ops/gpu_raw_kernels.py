@@ -171,24 +171,25 @@ SOURCES: dict[str, tuple[str, str]] = {
         loss[i] = l;"""),
 }
 # Adam with every scalar a device value (a variable or a constant on the GPU): the arithmetic of
-# train/gpu_update_kernels.py's ElementwiseKernel, in the same order.
+# train/gpu_update_kernels.py's ElementwiseKernel, in the same order, on element j of w, m, v, g.
 _ADAM = """
         const T one = 1;
         const T alpha = lr[0] * sqrt(one - beta2_power[0]) / (one - beta1_power[0]);
-        const T g = grad[i];
-        T mi = m[i];
-        mi += (g - mi) * (one - beta1[0]);
-        m[i] = mi;
-        T vi = v[i];
-        vi += (g * g - vi) * (one - beta2[0]);
-        v[i] = vi;
-        w[i] -= alpha * ({update}) / (sqrt(vi) + epsilon[0]);"""
-for _name, _update in (("apply_adam", "mi"), ("apply_adam_nesterov", "g * (one - beta1[0]) + beta1[0] * mi")):
-    SOURCES[_name] = (
-        "T* __restrict__ w, T* __restrict__ m, T* __restrict__ v, const T* __restrict__ grad, const T* lr, "
-        "const T* beta1_power, const T* beta2_power, const T* beta1, const T* beta2, const T* epsilon",
-        _ADAM.format(update=_update))
-
+        const T gj = g[j];
+        T mi = m[j];
+        mi += (gj - mi) * (one - beta1[0]);
+        m[j] = mi;
+        T vi = v[j];
+        vi += (gj * gj - vi) * (one - beta2[0]);
+        v[j] = vi;
+        w[j] -= alpha * ({update}) / (sqrt(vi) + epsilon[0]);"""
+_ADAM_UPDATE = {False: "mi", True: "gj * (one - beta1[0]) + beta1[0] * mi"}
+_ADAM_SCALARS = "const T* lr, const T* beta1_power, const T* beta2_power, const T* beta1, const T* beta2, " \
+                "const T* epsilon"
+for _nesterov in (False, True):
+    SOURCES["apply_adam_nesterov" if _nesterov else "apply_adam"] = (
+        "T* __restrict__ w, T* __restrict__ m, T* __restrict__ v, const T* __restrict__ g, " + _ADAM_SCALARS,
+        "\n        const long long j = i;" + _ADAM.format(update=_ADAM_UPDATE[_nesterov]))
 
 
 def multi_adam(n: int, nesterov: bool) -> str:
@@ -201,22 +202,9 @@ def multi_adam(n: int, nesterov: bool) -> str:
         branches = [(f"if (i < e{t}) " if t < n - 1 else "")
                     + f"{{ w = w{t}; m = m{t}; v = v{t}; g = g{t}; j = i{'' if t == 0 else f' - e{t - 1}'}; }}"
                     for t in range(n)]
-        pick = "        " + "\n        else ".join(branches)
-        update = "gj * (one - beta1[0]) + beta1[0] * mi" if nesterov else "mi"
-        SOURCES[name] = (params + ", const T* lr, const T* beta1_power, const T* beta2_power, const T* beta1, "
-                         "const T* beta2, const T* epsilon", f"""
-        T* w; T* m; T* v; const T* g; long long j;
-{pick}
-        const T one = 1;
-        const T alpha = lr[0] * sqrt(one - beta2_power[0]) / (one - beta1_power[0]);
-        const T gj = g[j];
-        T mi = m[j];
-        mi += (gj - mi) * (one - beta1[0]);
-        m[j] = mi;
-        T vi = v[j];
-        vi += (gj * gj - vi) * (one - beta2[0]);
-        v[j] = vi;
-        w[j] -= alpha * ({update}) / (sqrt(vi) + epsilon[0]);""")
+        SOURCES[name] = (params + ", " + _ADAM_SCALARS,
+                         "\n        T* w; T* m; T* v; const T* g; long long j;\n        "
+                         + "\n        else ".join(branches) + _ADAM.format(update=_ADAM_UPDATE[nesterov]))
     return name
 
 
