@@ -208,6 +208,19 @@ def multi_adam(n: int, nesterov: bool) -> str:
     return name
 
 
+def multi_sgd(n: int) -> str:
+    """The name of the kernel doing n gradient-descent updates `w -= delta * alpha` with one alpha (made
+    on first use): each update contributes (w, delta, end), as in multi_adam."""
+    name = f"apply_gradient_descent_multi_{n}"
+    if name not in SOURCES:
+        params = ", ".join(f"T* __restrict__ w{t}, const T* __restrict__ d{t}, const long long e{t}" for t in range(n))
+        branches = [(f"if (i < e{t}) " if t < n - 1 else "")
+                    + f"{{ w = w{t}; d = d{t}; j = i{'' if t == 0 else f' - e{t - 1}'}; }}" for t in range(n)]
+        SOURCES[name] = (params + ", const T* alpha", "\n        T* w; const T* d; long long j;\n        "
+                         + "\n        else ".join(branches) + "\n        w[j] -= d[j] * alpha[0];")
+    return name
+
+
 _made: dict[tuple, Callable] = {}
 _broken: set[tuple] = set()
 # LABFLOW_GPU_RAW_KERNELS=0: every caller takes its array-op path (A/B timing, or an escape hatch)

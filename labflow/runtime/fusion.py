@@ -2,7 +2,7 @@
 _FusedConv2D, and MatMul -> bias add -> Relu one _FusedMatMul, whose bias add and activation run on
 each output block while it is still in cache (and need no kernel launch of their own on a GPU). The
 backward of relu -> max_pool becomes one _FusedMaxPoolGrad, `v.assign(v * c)` an in-place _AssignMul,
-and on a GPU one optimizer's ApplyAdam nodes one _MultiApplyAdam (`group_adam`).
+and on a GPU one optimizer's per-variable updates one multi-variable op (`group_updates`).
 
 Runs after the step's graph exists, so gradients are never involved: a chain is fused only when each
 intermediate value has exactly one consumer (the next node of the chain) and nothing depends on the
@@ -58,7 +58,7 @@ def fuse(part: Partition) -> int:
         removed.update(id(n) for n in chain if n is not last)
     if removed:
         part.nodes = [n for n in part.nodes if id(n) not in removed]
-    n_removed = len(removed) + _fuse_pool_relu_grad(part) + _fuse_assign_mul(part) + group_adam(part)
+    n_removed = len(removed) + _fuse_pool_relu_grad(part) + _fuse_assign_mul(part) + group_updates(part)
     if n_removed:
         # A fused node stands where its chain's last node stood: a reader moved to it (a shape reader, a
         # control edge) may come earlier in the list; restore dependency order.
@@ -123,34 +123,46 @@ def _fuse_assign_mul(part: Partition) -> int:
     return len(removed)
 
 
-def group_adam(part: Partition, max_group: int = 16) -> int:
-    """On a GPU partition, the ApplyAdam nodes that read the same six scalars (one AdamOptimizer's
-    update: same beta powers, learning rate, betas, epsilon) become one _MultiApplyAdam node per up to
-    `max_group` of them (train/multi_apply_ops.py): one kernel launch instead of one per variable. Only
-    nodes whose output nothing reads qualify (the optimizer's group depends on them by control edges,
-    which move to the new node). Returns how many nodes were removed."""
+# Per-variable update op: (its multi-variable op, how many ref inputs it has, the inputs all of one
+# optimizer's updates share, its per-variable dense input).
+_MULTI = {"ApplyAdam": ("_MultiApplyAdam", 3, (3, 4, 5, 6, 7, 8), 9),
+          "ApplyGradientDescent": ("_MultiApplyGradientDescent", 1, (1,), 2)}
+
+
+def group_updates(part: Partition, max_group: int = 16) -> int:
+    """On a GPU partition, the ApplyAdam (ApplyGradientDescent) nodes that read the same scalars (one
+    optimizer's update) become one _MultiApplyAdam (_MultiApplyGradientDescent) per up to `max_group`
+    of them (train/multi_apply_ops.py): one kernel launch instead of one per variable. Only nodes whose
+    output nothing reads qualify (the optimizer's group depends on them by control edges, which move
+    to the new node), independent of each other and updating each variable once. Returns how many
+    nodes were removed."""
     if part.device.device_type != "GPU":
         return 0
-    opdef = registry.lookup("_MultiApplyAdam")
     consumers, _ = consumers_of(part.nodes)
     groups: dict[tuple, list[PNode]] = {}
     for n in part.nodes:
-        if (n.type == "ApplyAdam" and len(n.inputs) == 10 and not consumers.get(id(n)) and opdef is not None
-                and n.out_dtypes[0].base_dtype in (_dt.float32, _dt.float64)):
-            key = (tuple((id(src), k) for src, k in n.inputs[3:9]), bool(n.attrs.get("use_nesterov")),
-                   n.out_dtypes[0].base_dtype)
-            groups.setdefault(key, []).append(n)
+        spec = _MULTI.get(n.type)
+        if (spec is None or registry.lookup(spec[0]) is None or len(n.inputs) != spec[3] + 1 or consumers.get(id(n))
+                or n.out_dtypes[0].base_dtype not in (_dt.float32, _dt.float64)):
+            continue
+        key = (n.type, tuple((id(src), k) for src, k in (n.inputs[i] for i in spec[2])),
+               bool(n.attrs.get("use_nesterov")), n.out_dtypes[0].base_dtype)
+        groups.setdefault(key, []).append(n)
     replaced: dict[int, PNode] = {}
     for members in groups.values():
+        multi, n_refs, shared, dense = _MULTI[members[0].type]
+        opdef = registry.lookup(multi)
         for i in range(0, len(members), max_group):
             chunk = members[i:i + max_group]
-            if len(chunk) < 2 or not _independent(chunk):
+            if len(chunk) < 2 or not _independent(chunk, n_refs):
                 continue
             head = chunk[0]
-            fused = PNode(f"{head.name}/multi_{len(chunk)}", opdef.name, opdef,
-                          {"N": len(chunk), "use_locking": bool(head.attrs.get("use_locking")),
-                           "use_nesterov": bool(head.attrs.get("use_nesterov"))}, part.device, None, [], [])
-            fused.inputs = [x for n in chunk for x in n.inputs[:3]] + [n.inputs[9] for n in chunk] + head.inputs[3:9]
+            attrs = {"N": len(chunk), "use_locking": bool(head.attrs.get("use_locking"))}
+            if "use_nesterov" in opdef.attrs:
+                attrs["use_nesterov"] = bool(head.attrs.get("use_nesterov"))
+            fused = PNode(f"{head.name}/multi_{len(chunk)}", multi, opdef, attrs, part.device, None, [], [])
+            fused.inputs = ([x for n in chunk for x in n.inputs[:n_refs]] + [n.inputs[dense] for n in chunk]
+                            + [head.inputs[j] for j in shared])
             fused.control_inputs = list(dict.fromkeys(c for n in chunk for c in n.control_inputs))
             replaced.update((id(n), fused) for n in chunk)
     if not replaced:
@@ -171,11 +183,11 @@ def group_adam(part: Partition, max_group: int = 16) -> int:
     return removed
 
 
-def _independent(members: list[PNode]) -> bool:
+def _independent(members: list[PNode], n_refs: int = 3) -> bool:
     """Whether the updates can run as one kernel: each variable and slot updated once, and no member
     depending on another (one search back from all of them: an acyclic graph reaches a member from the
     others' inputs only if it is an ancestor of one of them)."""
-    refs = [(id(src), k) for n in members for src, k in n.inputs[:3]]
+    refs = [(id(src), k) for n in members for src, k in n.inputs[:n_refs]]
     if len(set(refs)) != len(refs):
         return False
     ids = {id(n) for n in members}

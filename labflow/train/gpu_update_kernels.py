@@ -110,8 +110,8 @@ def _adam_nesterov_reference(*args) -> None:
     _adam_reference(*args, nesterov=True)
 
 
-# -- several Adam updates sharing their scalars in one launch (the _MultiApplyAdam op) ----------------
-MAX_MULTI = 16  # updates per kernel: 5 parameters each, far inside CUDA's 4 KB of kernel parameters
+# -- several variables' updates sharing their scalars in one launch (train/multi_apply_ops.py) ---------
+MAX_MULTI = 16  # updates per kernel: <= 5 parameters each, far inside CUDA's 4 KB of kernel parameters
 _multi_checked: set[tuple] = set()
 _multi_broken: set[tuple] = set()
 
@@ -119,60 +119,96 @@ _multi_broken: set[tuple] = set()
 def apply_adam_multi(xp: Any, ws: list, ms: list, vs: list, grads: list, scalars: list, nesterov: bool) -> bool:
     """The Adam updates of every (w, m, v) in place as one RawKernel; False when it cannot run (then the
     caller updates them one by one). `scalars` in ApplyAdam's order: beta1_power, beta2_power, lr,
-    beta1, beta2, epsilon.
-
-    Its first run per (size, dtype) in a process is checked against the single-update kernel on copies
-    (one device sync): a kernel that computes anything else is dropped for good, with an error in the
-    log, and that step keeps the single-update results. This kernel's CUDA was written without a GPU at
-    hand; the check makes a mistake in it cost speed, never a wrong model."""
-    n = len(ws)
-    if not 1 <= n <= MAX_MULTI:
-        return False
+    beta1, beta2, epsilon. Checked on its first run (`_checked`)."""
     beta1_power, beta2_power, lr, beta1, beta2, epsilon = scalars
     ordered = [lr, beta1_power, beta2_power, beta1, beta2, epsilon]
-    device, dtype = getattr(xp, "ndarray", ()), ws[0].dtype
-    for s in ordered:
-        if not isinstance(s, device) or s.dtype != dtype or s.size != 1:
-            return False
-    args: list = []
-    end = 0
-    for w, m, v, g in zip(ws, ms, vs, grads):
-        for a in (w, m, v, g):
-            if not isinstance(a, device) or a.dtype != dtype or a.shape != w.shape or not a.flags.c_contiguous:
-                return False
-        end += w.size
-        args += [w, m, v, g, np.int64(end)]
-    key = (n, bool(nesterov), dtype)
-    if key in _multi_broken:
+    groups = list(zip(ws, ms, vs, grads))
+    packed = _multi_args(xp, groups, ordered)
+    if packed is None:
         return False
     from labflow.ops import gpu_raw_kernels
-    run = gpu_raw_kernels.kernel(xp, gpu_raw_kernels.multi_adam(n, nesterov), dtype,
+    run = gpu_raw_kernels.kernel(xp, gpu_raw_kernels.multi_adam(len(ws), nesterov), ws[0].dtype,
                                  _multi_adam_nesterov_reference if nesterov else _multi_adam_reference)
-    if run is None:
+
+    def single(copies: list) -> None:
+        for t, (_, _, _, g) in enumerate(groups):
+            w, m, v = copies[3 * t:3 * t + 3]
+            if not _raw_adam(xp, w, m, v, g, ordered, nesterov):
+                _adam_reference(w, m, v, g, *ordered, nesterov=nesterov)
+    return _checked(xp, ("adam", len(ws), bool(nesterov), ws[0].dtype), run, packed,
+                    [a for w, m, v, _ in groups for a in (w, m, v)], single)
+
+
+def apply_gradient_descent_multi(xp: Any, ws: list, deltas: list, alpha: Any) -> bool:
+    """`w -= delta * alpha` for every (w, delta) in place as one RawKernel; False when it cannot run.
+    Checked on its first run (`_checked`)."""
+    groups = list(zip(ws, deltas))
+    packed = _multi_args(xp, groups, [alpha])
+    if packed is None:
         return False
+    from labflow.ops import gpu_raw_kernels
+    run = gpu_raw_kernels.kernel(xp, gpu_raw_kernels.multi_sgd(len(ws)), ws[0].dtype, _multi_sgd_reference)
+
+    def single(copies: list) -> None:
+        for w, (_, d) in zip(copies, groups):
+            if not apply_gradient_descent(xp, w, alpha, d):
+                w -= d * alpha
+    return _checked(xp, ("gradient descent", len(ws), ws[0].dtype), run, packed, list(ws), single)
+
+
+def _multi_args(xp: Any, groups: list, scalars: list) -> tuple[list, int] | None:
+    """(The multi-update kernel's arguments, their element count): each group's arrays, then its end in
+    the joint element range; then the scalars. None unless all are C-contiguous device arrays of one dtype (scalars of
+    size 1), each group's arrays of one shape, and there are 1..MAX_MULTI groups."""
+    if not 1 <= len(groups) <= MAX_MULTI:
+        return None
+    device, dtype = getattr(xp, "ndarray", ()), groups[0][0].dtype
+    for s in scalars:
+        if not isinstance(s, device) or s.dtype != dtype or s.size != 1:
+            return None
+    args: list = []
+    end = 0
+    for arrays in groups:
+        shape = arrays[0].shape
+        for a in arrays:
+            if not isinstance(a, device) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+                return None
+        end += arrays[0].size
+        args += [*arrays, np.int64(end)]
+    return args + list(scalars), end
+
+
+def _checked(xp: Any, key: tuple, run: Any, packed: tuple, updated: list, single: Any) -> bool:
+    """Runs a multi-update kernel on `packed` (its arguments and element count, from _multi_args), which
+    updates the arrays `updated` in place; False when it cannot run.
+
+    Its first run per key in a process is checked against `single(copies)`, the one-update-at-a-time
+    path, applied to copies of `updated` (one device sync): a kernel that computes anything else is
+    dropped for good, with an error in the log, and that step keeps the one-at-a-time values. These
+    kernels' CUDA was written without a GPU at hand; the check makes a mistake in it cost speed, never a
+    wrong model."""
+    if run is None or key in _multi_broken:
+        return False
+    args, total = packed
     if key in _multi_checked:
-        return bool(run(end, *args, *ordered))
-    before = [(w.copy(), m.copy(), v.copy()) for w, m, v in zip(ws, ms, vs)]
-    if not run(end, *args, *ordered):
+        return bool(run(total, *args))
+    before = [a.copy() for a in updated]
+    if not run(total, *args):
         return False
-    for (w0, m0, v0), g in zip(before, grads):
-        if not _raw_adam(xp, w0, m0, v0, g, ordered, nesterov):
-            _adam_reference(w0, m0, v0, g, *ordered, nesterov=nesterov)
-    same = all(bool(xp.allclose(a, b, rtol=1e-6, atol=1e-30, equal_nan=True))
-               for got, want in zip(zip(ws, ms, vs), before) for a, b in zip(got, want))
-    if same:
+    single(before)
+    if all(bool(xp.allclose(a, b, rtol=1e-6, atol=1e-30, equal_nan=True)) for a, b in zip(updated, before)):
         _multi_checked.add(key)
         return True
     _multi_broken.add(key)
-    _log.error("labflow: the %d-update Adam kernel disagreed with the single-update kernel on its first run; "
-               "updating variables one by one from now on (please report this)", n)
-    for (w, m, v), (w0, m0, v0) in zip(zip(ws, ms, vs), before):
-        w[...], m[...], v[...] = w0, m0, v0
+    _log.error("labflow: the %s kernel for %d variables disagreed with the one-variable updates on its first "
+               "run; updating variables one by one from now on (please report this)", key[0], key[1])
+    for a, b in zip(updated, before):
+        a[...] = b
     return True
 
 
 def _multi_adam_reference(*args, nesterov: bool = False) -> None:
-    """NumPy twin of the multi-update kernel (what the emulated GPU runs): (w, m, v, grad, end) per
+    """NumPy twin of the multi-update Adam kernel (what the emulated GPU runs): (w, m, v, grad, end) per
     update, then lr, beta1_power, beta2_power, beta1, beta2, epsilon."""
     n = (len(args) - 6) // 5
     for t in range(n):
@@ -182,3 +218,11 @@ def _multi_adam_reference(*args, nesterov: bool = False) -> None:
 
 def _multi_adam_nesterov_reference(*args) -> None:
     _multi_adam_reference(*args, nesterov=True)
+
+
+def _multi_sgd_reference(*args) -> None:
+    """NumPy twin of the multi-update gradient-descent kernel: (w, delta, end) per update, then alpha."""
+    alpha = args[-1]
+    for t in range((len(args) - 1) // 3):
+        w, d, _ = args[3 * t:3 * t + 3]
+        w -= d * alpha

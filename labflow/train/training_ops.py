@@ -95,7 +95,12 @@ def _declare(op_type: str, extra_attrs: dict | None = None):
 # -- dense kernels ------------------------------------------------------------------------------------
 @_declare("ApplyGradientDescent")
 def apply_gradient_descent_kernel(xp, var, alpha, delta, *, use_locking):
-    v = deref(var)
+    sgd_update(xp, deref(var), alpha, delta)
+    return var
+
+
+def sgd_update(xp, v, alpha, delta) -> None:
+    """ApplyGradientDescent's update of the array `v`, in place."""
     if xp is np and v.size >= 2 * _ADAM_CHUNK and v.flags.c_contiguous and v.shape == delta.shape:
         # In cache-sized blocks split over the intra-op threads: no variable-sized temporary.
         vf, df = v.reshape(-1), np.ascontiguousarray(delta).reshape(-1)
@@ -105,11 +110,10 @@ def apply_gradient_descent_kernel(xp, var, alpha, delta, *, use_locking):
             vf[s:e] -= tmp
 
         _in_blocks(vf.size, v.dtype, 1, block)
-        return var
+        return
     if xp is not np and gpu_update_kernels.apply_gradient_descent(xp, v, alpha, delta):
-        return var
+        return
     v -= xp.multiply(delta, alpha)
-    return var
 
 
 @_declare("ApplyMomentum", {"use_nesterov": False})

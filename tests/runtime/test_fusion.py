@@ -125,7 +125,7 @@ def test_dense_layer_training_fuses_and_trains_the_same():
 
 
 def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
-    # runtime/fusion.group_adam: the ApplyAdam nodes sharing their scalars become one _MultiApplyAdam on a
+    # runtime/fusion.group_updates: the ApplyAdam nodes sharing their scalars become one _MultiApplyAdam on a
     # GPU partition (one kernel launch); the trained values are the CPU's.
     from labflow.testing.emulated_gpu import emulated_gpu
     rng = np.random.RandomState(3)
@@ -154,6 +154,32 @@ def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
     assert gpu_ops.count("_MultiApplyAdam") == 1 and "ApplyAdam" not in gpu_ops
     # and beta1_power.assign(beta1_power * beta1) (and beta2's) multiply in place, on either device
     assert cpu_ops.count("_AssignMul") == gpu_ops.count("_AssignMul") == 2 and "Assign" not in gpu_ops
+
+
+def test_one_gradient_descent_optimizers_updates_run_as_one_op_on_a_gpu():
+    from labflow.testing.emulated_gpu import emulated_gpu
+    rng = np.random.RandomState(5)
+    xs = rng.randn(6, 4).astype(np.float32)
+    inits = [rng.randn(4, 3).astype(np.float32), rng.randn(3).astype(np.float32)]
+
+    def train(device):
+        g = tf.Graph()
+        with g.as_default(), tf.device(device):
+            x = tf.placeholder(tf.float32, [None, 4])
+            w, b = (tf.Variable(i) for i in inits)
+            step = tf.train.GradientDescentOptimizer(0.3).minimize(tf.reduce_mean(tf.square(tf.matmul(x, w) + b)))
+        with tf.Session(graph=g) as s:
+            s.run(tf.global_variables_initializer())
+            for _ in range(3):
+                s.run(step, {x: xs})
+            return s.run([w, b]), _ops(s, step, {x: xs})
+
+    want, _ = train("/cpu:0")
+    with emulated_gpu():
+        got, ops = train("/gpu:0")
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert ops.count("_MultiApplyGradientDescent") == 1 and "ApplyGradientDescent" not in ops
 
 
 def test_adam_updates_that_share_a_variable_or_depend_on_each_other_are_not_grouped():

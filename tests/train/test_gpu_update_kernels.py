@@ -91,7 +91,7 @@ def test_multi_update_adam_equals_one_update_per_variable(cp, monkeypatch):
             for a, b in zip(got, ref):
                 np.testing.assert_allclose(cp.asnumpy(a), b, rtol=1e-6)
         (ws, ms, vs, gs), scalars, want = _multi_inputs(cp)
-    assert (3, False, np.dtype(np.float32)) in gpu_update_kernels._multi_checked
+    assert ("adam", 3, False, np.dtype(np.float32)) in gpu_update_kernels._multi_checked
 
 
 def test_a_multi_update_kernel_that_disagrees_is_dropped_and_its_step_stays_right(cp, monkeypatch, caplog):
@@ -109,3 +109,20 @@ def test_a_multi_update_kernel_that_disagrees_is_dropped_and_its_step_stays_righ
         for a, b in zip(got, ref):
             np.testing.assert_allclose(cp.asnumpy(a), b, rtol=1e-6)
     assert not gpu_update_kernels.apply_adam_multi(cp, ws, ms, vs, gs, scalars, False)  # one by one from now
+
+
+def test_multi_update_gradient_descent_equals_one_update_per_variable(cp, monkeypatch):
+    monkeypatch.setattr(gpu_update_kernels, "_multi_checked", set())
+    monkeypatch.setattr(gpu_update_kernels, "_multi_broken", set())
+    rng = np.random.RandomState(6)
+    ws = [rng.randn(*s).astype(np.float32) for s in ((4, 3), (3,), (2, 5))]
+    ds = [rng.randn(*w.shape).astype(np.float32) for w in ws]
+    alpha = np.float32(0.25)
+    dev_ws = [cp.asarray(w) for w in ws]
+    for _ in range(2):  # checked, then alone
+        assert gpu_update_kernels.apply_gradient_descent_multi(cp, dev_ws, [cp.asarray(d) for d in ds],
+                                                               cp.asarray(alpha))
+        ws = [w - d * alpha for w, d in zip(ws, ds)]
+        for got, want in zip(dev_ws, ws):
+            np.testing.assert_allclose(cp.asnumpy(got), want, rtol=1e-6)
+    assert ("gradient descent", 3, np.dtype(np.float32)) in gpu_update_kernels._multi_checked

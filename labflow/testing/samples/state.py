@@ -268,6 +268,20 @@ def _multi_apply_adam():
             for name, (build, ref) in (("", _multi_adam(False)), ("nesterov", _multi_adam(True)))]
 
 
+@samples("_MultiApplyGradientDescent")
+def _multi_apply_gradient_descent():
+    def build(w0, w1, d0, d1, alpha):
+        pairs = [_var(x) for x in (w0, w1)]
+        refs = [p[0] for p in pairs]
+        update = _after([p[1] for p in pairs], lambda: make_op("_MultiApplyGradientDescent",
+                                                               refs + [d0, d1, alpha], {"N": 2}))
+        with tf.control_dependencies([update]):
+            return [tf.identity(r) for r in refs]
+    return [Case(build, [_rand(3, 2), _rand(5), _rand(3, 2), _rand(5), np.array(0.3)],
+                 lambda w0, w1, d0, d1, a: [w0 - d0 * a, w1 - d1 * a], dtypes=FLOATS, grad=False,
+                 unknown_shapes=False)]
+
+
 # -- sparse apply ops (rows 2 and 0; row 2 twice: duplicates are summed first) -------------------------
 _SIDX = np.array([2, 0, 2], np.int64)
 
