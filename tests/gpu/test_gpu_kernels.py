@@ -168,3 +168,21 @@ def test_array_op_paths_behind_the_raw_kernels_still_match_the_cpu(cp, monkeypat
     for got, want in zip(nn_xent_ops._softmax_xent_gpu(cp, cp.asarray(logits), cp.asarray(labels), logits.dtype),
                          nn_xent_ops._softmax_xent_cpu(logits, labels, logits.dtype)):
         _close(got, want, np.float32)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_multi_variable_updates_pass_their_first_run_check(cp, monkeypatch, nesterov):
+    # The multi-update kernels fall back silently (values stay right, an error is logged) if their first
+    # run disagrees with the one-variable kernels; here they must agree, or the GPU test fails.
+    from labflow.train import gpu_update_kernels as guk
+    monkeypatch.setattr(guk, "_multi_checked", set())
+    monkeypatch.setattr(guk, "_multi_broken", set())
+    rng = np.random.default_rng(8)
+    shapes = [(300, 7), (5,), (4, 4, 3)]
+    arrays = [[cp.asarray(rng.standard_normal(s).astype(np.float32)) for s in shapes] for _ in range(4)]
+    arrays[2] = [cp.abs(v) for v in arrays[2]]
+    scalars = [cp.asarray(np.float32(s)) for s in (0.9 ** 3, 0.999 ** 3, 1e-2, 0.9, 0.999, 1e-8)]
+    assert guk.apply_adam_multi(cp, *arrays, scalars, nesterov)
+    assert ("adam", 3, nesterov, np.dtype(np.float32)) in guk._multi_checked
+    assert guk.apply_gradient_descent_multi(cp, arrays[0], arrays[3], scalars[2])
+    assert ("gradient descent", 3, np.dtype(np.float32)) in guk._multi_checked
