@@ -13,7 +13,9 @@ from labflow.ops.common import (
     FLOAT_TYPES,
     NUMERIC_TYPES,
     REAL_TYPES,
+    base,
     broadcast_bool_shape,
+    broadcast_dims,
     dims,
     make_tensor,
 )
@@ -65,6 +67,21 @@ def greater_kernel(xp, x, y):
     not_differentiable=True)
 def greater_equal_kernel(xp, x, y):
     return xp.greater_equal(x, y)
+
+
+def _cast_compare_shape(ins: list, attrs: dict) -> tuple:
+    if dims(ins[2]) not in (None, ()):
+        raise ValueError(f"_CastGreaterEqual: `one` must be a scalar, got shape {list(dims(ins[2]))}")
+    return base(ins[0]), broadcast_dims(dims(ins[0]), dims(ins[1]))
+
+
+@op("_CastGreaterEqual", inputs=("x", "y", "one"), types=FLOAT_TYPES, shape=_cast_compare_shape,
+    not_differentiable=True)
+def cast_greater_equal_kernel(xp, x, y, one):
+    """Cast(GreaterEqual(x, y)) to x's float type, as (x >= y) * one: what runtime/elementwise_fusion.py
+    makes of a dropout's keep mask, so that it joins the elementwise cluster around it on a GPU (its bool
+    value kept it out: two launches and two clusters instead of one)."""
+    return xp.multiply(xp.greater_equal(x, y), one)
 
 
 def equal(x: Any, y: Any, name: str | None = None) -> Tensor:

@@ -45,6 +45,7 @@ EXPRESSIONS: dict[str, tuple[int, str]] = {
     "SigmoidGrad": (2, "(1 - {0}) * {0} * {1}"),
     "TanhGrad": (2, "(1 - {0} * {0}) * {1}"),
     "ReluGrad": (2, "{0} * ({1} > 0)"),
+    "_CastGreaterEqual": (3, "({0} >= {1}) * {2}"),
 }
 
 

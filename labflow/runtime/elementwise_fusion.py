@@ -72,6 +72,7 @@ def fuse_elementwise(part: Partition, min_size: int = 2) -> int:
         return 0
     if part.device.device_type == "GPU":
         bias_after_split(part)
+    cast_compare(part)
     nodes = part.nodes
     controlled = {id(c) for n in nodes for c in n.control_inputs}
     bit = {id(n): 1 << i for i, n in enumerate(nodes)}
@@ -249,3 +250,29 @@ def _push_bias(s: PNode, consumers: dict[int, list[PNode]], controlled: set[int]
     x.attrs = {key: v for key, v in x.attrs.items() if key != "fused_ops"}
     x.inputs = x.inputs[:2]
     return new + adds
+
+
+def cast_compare(part: Partition) -> int:
+    """Cast(GreaterEqual(x, y)) to x's float type, the GreaterEqual read by nothing else, becomes one
+    _CastGreaterEqual(x, y, 1): a float op the clusters take in (a dropout's keep mask then joins the
+    clusters on both sides of it). Returns how many nodes were removed."""
+    opdef = registry.lookup("_CastGreaterEqual")
+    consumers, controlled = consumers_of(part.nodes)
+    removed: set[int] = set()
+    out: list[PNode] = []
+    for n in part.nodes:
+        if n.type == "Cast" and opdef is not None and len(n.inputs) == 1 and n.out_dtypes[0] in _TYPES:
+            ge, k = n.inputs[0]
+            if (ge.type == "GreaterEqual" and k == 0 and len(ge.inputs) == 2 and id(ge) not in controlled
+                    and [id(u) for u in consumers.get(id(ge), [])] == [id(n)]
+                    and all(src.out_dtypes[sk].base_dtype == n.out_dtypes[0] for src, sk in ge.inputs)):
+                one = const_node(n, np.ones((), n.out_dtypes[0].as_numpy_dtype), n.name + "/one")
+                out.append(one)
+                n.type, n.opdef, n.attrs = opdef.name, opdef, {}
+                n.inputs = list(ge.inputs) + [(one, 0)]
+                n.control_inputs = list(dict.fromkeys(ge.control_inputs + n.control_inputs))
+                removed.add(id(ge))
+        out.append(n)
+    if removed:
+        part.nodes = [n for n in out if id(n) not in removed]
+    return len(removed)

@@ -244,3 +244,28 @@ def test_gpu_bias_add_before_a_split_joins_the_gate_clusters():
     # Per cell: concat (folded in the first: both operands are constants), MatMul, one gate kernel (the
     # bias split into views is free); then the loss's sum.
     assert fused_launches <= 3 * 3, (fused_launches, plain_launches)
+
+
+def test_a_dropout_mask_joins_the_clusters_around_it():
+    # Cast(GreaterEqual(random, rate)) becomes _CastGreaterEqual, a float op, so the random scaling, the
+    # mask and its use are one cluster (CPU clustering here; a GPU does it by default).
+    xv = np.random.RandomState(2).randn(4, 8).astype(np.float32)
+    off = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+        global_jit_level=tf.OptimizerOptions.OFF)))
+    results = []
+    for config in (JIT, off):
+        g = tf.Graph()
+        with g.as_default():
+            tf.set_random_seed(1)
+            x = tf.placeholder(tf.float32, [4, 8])
+            y = tf.nn.dropout(tf.nn.relu(x) * 2.0, rate=0.5, seed=3)
+            (gx,) = tf.gradients(tf.reduce_sum(y * y), [x])
+            with tf.Session(graph=g, config=config) as s:
+                md = tf.RunMetadata()
+                out = s.run([y, gx], {x: xv}, options=tf.RunOptions(output_partition_graphs=True), run_metadata=md)
+        results.append((out, [n.op for gd in md.partition_graphs for n in gd.node]))
+    (on, on_ops), (plain, plain_ops) = results
+    for a, b in zip(on, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert "GreaterEqual" in plain_ops and "GreaterEqual" not in on_ops and "Cast" not in on_ops
+    assert (on[0] == 0).any() and (on[0] != 0).any()  # the mask did drop, and keep

@@ -203,6 +203,18 @@ def _cmp_samples(op_type):
 for _t in _CMP:
     samples(_t)(lambda _t=_t: _cmp_samples(_t))
 
+@samples("_CastGreaterEqual")
+def _cast_greater_equal():
+    # What runtime/elementwise_fusion.py makes of Cast(GreaterEqual(x, y)): x's float type out, ties keep.
+    from labflow.ops.common import make_op
+    x = np.array([[1.0, 2.0, 3.5], [-1.0, 0.0, 2.0]])
+    y = np.array([2.0, 2.0, 0.5])
+    build = lambda a, b: make_op("_CastGreaterEqual", [a, b, tf.ones([], a.dtype)]).outputs[0]  # noqa: E731
+    return [Case(build, [x, y], lambda a, b: (a >= b).astype(a.dtype), dtypes=F16, grad=False, name="broadcast"),
+            Case(build, [x, np.array(2.0)], lambda a, b: (a >= b).astype(a.dtype), dtypes=F16, grad=False,
+                 name="scalar")]
+
+
 _B1 = np.array([[True, False], [True, True]])
 _B2 = np.array([True, False])
 
