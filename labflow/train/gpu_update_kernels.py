@@ -1,8 +1,11 @@
-"""One-kernel optimizer updates on a GPU (CuPy ElementwiseKernels).
+"""One-kernel optimizer updates on a GPU.
 
 The generic (xp) Adam update is ~13 in-place array operations plus the scalar step size, each a
 kernel launch on a GPU: ~20 launches per variable per step, for work that is one pass over four
-arrays. Here it is one launch. The arithmetic is the generic kernel's, in the same order, per element.
+arrays. Here it is one launch: a RawKernel (labflow/ops/gpu_raw_kernels.py) when the scalars are device
+values, else an ElementwiseKernel; and one launch for all of an optimizer's variables at once
+(`apply_adam_multi`, `apply_gradient_descent_multi`, for train/multi_apply_ops.py). The arithmetic is
+the generic kernel's, in the same order, per element.
 """
 
 from __future__ import annotations
@@ -158,8 +161,8 @@ def apply_gradient_descent_multi(xp: Any, ws: list, deltas: list, alpha: Any) ->
 
 def _multi_args(xp: Any, groups: list, scalars: list) -> tuple[list, int] | None:
     """(The multi-update kernel's arguments, their element count): each group's arrays, then its end in
-    the joint element range; then the scalars. None unless all are C-contiguous device arrays of one dtype (scalars of
-    size 1), each group's arrays of one shape, and there are 1..MAX_MULTI groups."""
+    the joint element range; then the scalars. None unless all are C-contiguous device arrays of one
+    dtype (scalars of size 1), each group's arrays of one shape, and there are 1..MAX_MULTI groups."""
     if not 1 <= len(groups) <= MAX_MULTI:
         return None
     device, dtype = getattr(xp, "ndarray", ()), groups[0][0].dtype
