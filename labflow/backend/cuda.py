@@ -38,6 +38,20 @@ def cupy_module() -> Any:
     return cp
 
 
+def cublas_binding() -> Any:
+    """CuPy's cuBLAS binding (for backend/gpu_blas.py's direct products), or None where there is none."""
+    cp = _probe()
+    if cp is None:
+        return None
+    lib = getattr(cp.cuda, "cublas", None)
+    if lib is None:
+        try:
+            from cupy_backends.cuda.libs import cublas as lib  # where CuPy >= 9 keeps it
+        except ImportError:
+            return None
+    return lib
+
+
 def asnumpy(value: Any) -> Any:
     return _probe().asnumpy(value)
 

@@ -14,7 +14,6 @@ after the direct call ever raises (a CuPy whose cuBLAS binding differs must cost
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import Any
@@ -37,10 +36,8 @@ def _cublas(xp: Any) -> Any:
         # LABFLOW_GPU_DIRECT_BLAS=0 turns this path off (A/B timing, or a CuPy it misbehaves with)
         if hasattr(getattr(xp, "cuda", None), "get_current_stream") and os.environ.get(
                 "LABFLOW_GPU_DIRECT_BLAS", "1") != "0":
-            try:
-                lib = getattr(xp.cuda, "cublas", None) or importlib.import_module("cupy_backends.cuda.libs.cublas")
-            except ImportError:
-                lib = None
+            from labflow.backend import cuda  # the one module that imports CuPy
+            lib = cuda.cublas_binding()
         _state["cublas"] = lib
     return lib
 
