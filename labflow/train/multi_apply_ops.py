@@ -24,25 +24,31 @@ from labflow.train import gpu_update_kernels
 from labflow.train.training_ops import adam_update, sgd_update
 
 
-def _shape(ins, attrs):
-    n = int(attrs["N"])
-    if n < 1 or len(ins) != 4 * n + 6:
-        raise ValueError(f"_MultiApplyAdam: N={n} updates take {4 * n + 6} inputs ((var, m, v) per update, "
-                         f"the gradients, 6 scalars), got {len(ins)}")
-    for t in range(n):
-        d = dims(ins[3 * t])
-        for k, name in ((3 * t + 1, "m"), (3 * t + 2, "v"), (3 * n + t, "grad")):
-            try:
-                d = merge_dims(d, dims(ins[k]))
-            except ValueError as e:
-                raise ValueError(f"_MultiApplyAdam: {e} (update {t}'s {name} must have the shape of its var)") from None
-    for t, name in zip(ins[4 * n:], ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")):
-        check_scalar(t, name)
-    return []
+def _multi_shape(op_type: str, n_refs: int, scalars: tuple, dense: str):
+    """Shape function of a multi-update op: N groups of `n_refs` refs, N `dense` inputs (each of its
+    group's shape), then the shared `scalars`; no outputs."""
+    def fn(ins, attrs):
+        n = int(attrs["N"])
+        if n < 1 or len(ins) != (n_refs + 1) * n + len(scalars):
+            raise ValueError(f"{op_type}: N={n} updates take {(n_refs + 1) * n + len(scalars)} inputs ({n_refs} "
+                             f"refs per update, the {dense}s, {len(scalars)} scalars), got {len(ins)}")
+        for t in range(n):
+            d = dims(ins[n_refs * t])
+            for k in [n_refs * t + j for j in range(1, n_refs)] + [n_refs * n + t]:
+                try:
+                    d = merge_dims(d, dims(ins[k]))
+                except ValueError as e:
+                    raise ValueError(f"{op_type}: {e} (update {t}'s inputs must have the shape of its var)") from None
+        for t, name in zip(ins[(n_refs + 1) * n:], scalars):
+            check_scalar(t, name)
+        return []
+    return fn
 
 
 @op("_MultiApplyAdam", inputs=("*inputs",), attrs={"N": REQUIRED, "use_locking": False, "use_nesterov": False},
-    types=FLOAT_TYPES, shape=_shape, outputs=0, stateful=True, not_differentiable=True)
+    types=FLOAT_TYPES, shape=_multi_shape("_MultiApplyAdam", 3, ("beta1_power", "beta2_power", "lr", "beta1",
+                                                                  "beta2", "epsilon"), "gradient"),
+    outputs=0, stateful=True, not_differentiable=True)
 def multi_apply_adam_kernel(xp, *inputs, N, use_locking, use_nesterov):
     n = int(N)
     triples, grads, scalars = inputs[:3 * n], inputs[3 * n:4 * n], inputs[4 * n:]
@@ -54,23 +60,9 @@ def multi_apply_adam_kernel(xp, *inputs, N, use_locking, use_nesterov):
     return None
 
 
-def _sgd_shape(ins, attrs):
-    n = int(attrs["N"])
-    if n < 1 or len(ins) != 2 * n + 1:
-        raise ValueError(f"_MultiApplyGradientDescent: N={n} updates take {2 * n + 1} inputs (the vars, the "
-                         f"deltas, alpha), got {len(ins)}")
-    for t in range(n):
-        try:
-            merge_dims(dims(ins[t]), dims(ins[n + t]))
-        except ValueError as e:
-            raise ValueError(f"_MultiApplyGradientDescent: {e} (update {t}'s delta must have the shape of its "
-                             "var)") from None
-    check_scalar(ins[2 * n], "alpha")
-    return []
-
-
 @op("_MultiApplyGradientDescent", inputs=("*inputs",), attrs={"N": REQUIRED, "use_locking": False},
-    types=FLOAT_TYPES, shape=_sgd_shape, outputs=0, stateful=True, not_differentiable=True)
+    types=FLOAT_TYPES, shape=_multi_shape("_MultiApplyGradientDescent", 1, ("alpha",), "delta"), outputs=0,
+    stateful=True, not_differentiable=True)
 def multi_apply_gradient_descent_kernel(xp, *inputs, N, use_locking):
     n = int(N)
     ws, deltas, alpha = inputs[:n], inputs[n:2 * n], inputs[2 * n]

@@ -124,32 +124,40 @@ def test_dense_layer_training_fuses_and_trains_the_same():
     assert fused_losses[-1] < fused_losses[0]
 
 
-def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
-    # runtime/fusion.group_updates: the ApplyAdam nodes sharing their scalars become one _MultiApplyAdam on a
-    # GPU partition (one kernel launch); the trained values are the CPU's.
+def _train_on_cpu_and_emulated_gpu(make_optimizer, shapes, model):
+    """Trains model(x, *variables) for 3 steps on the CPU and on the emulated GPU; checks both give the
+    same variables and returns each run's partition op types."""
     from labflow.testing.emulated_gpu import emulated_gpu
     rng = np.random.RandomState(3)
     xs = rng.randn(6, 4).astype(np.float32)
-    inits = [rng.randn(4, 5).astype(np.float32), rng.randn(5).astype(np.float32), rng.randn(5, 1).astype(np.float32)]
+    inits = [rng.randn(*s).astype(np.float32) for s in shapes]
 
     def train(device):
         g = tf.Graph()
         with g.as_default(), tf.device(device):
             x = tf.placeholder(tf.float32, [None, 4])
-            w, b, v = (tf.Variable(i) for i in inits)
-            loss = tf.reduce_mean(tf.square(tf.matmul(tf.tanh(tf.matmul(x, w) + b), v)))
-            step = tf.train.AdamOptimizer(0.1).minimize(loss)
+            variables = [tf.Variable(i) for i in inits]
+            step = make_optimizer().minimize(model(x, *variables))
         with tf.Session(graph=g) as s:
             s.run(tf.global_variables_initializer())
             for _ in range(3):
                 s.run(step, {x: xs})
-            return s.run([w, b, v]), _ops(s, step, {x: xs})
+            return s.run(variables), _ops(s, step, {x: xs})
 
     want, cpu_ops = train("/cpu:0")
     with emulated_gpu():
         got, gpu_ops = train("/gpu:0")
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    return cpu_ops, gpu_ops
+
+
+def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
+    # runtime/fusion.group_updates: the ApplyAdam nodes sharing their scalars become one _MultiApplyAdam on a
+    # GPU partition (one kernel launch); the trained values are the CPU's.
+    cpu_ops, gpu_ops = _train_on_cpu_and_emulated_gpu(
+        lambda: tf.train.AdamOptimizer(0.1), [(4, 5), (5,), (5, 1)],
+        lambda x, w, b, v: tf.reduce_mean(tf.square(tf.matmul(tf.tanh(tf.matmul(x, w) + b), v))))
     assert cpu_ops.count("ApplyAdam") == 3 and "_MultiApplyAdam" not in cpu_ops
     assert gpu_ops.count("_MultiApplyAdam") == 1 and "ApplyAdam" not in gpu_ops
     # and beta1_power.assign(beta1_power * beta1) (and beta2's) multiply in place, on either device
@@ -157,29 +165,10 @@ def test_one_adam_optimizers_updates_run_as_one_op_on_a_gpu():
 
 
 def test_one_gradient_descent_optimizers_updates_run_as_one_op_on_a_gpu():
-    from labflow.testing.emulated_gpu import emulated_gpu
-    rng = np.random.RandomState(5)
-    xs = rng.randn(6, 4).astype(np.float32)
-    inits = [rng.randn(4, 3).astype(np.float32), rng.randn(3).astype(np.float32)]
-
-    def train(device):
-        g = tf.Graph()
-        with g.as_default(), tf.device(device):
-            x = tf.placeholder(tf.float32, [None, 4])
-            w, b = (tf.Variable(i) for i in inits)
-            step = tf.train.GradientDescentOptimizer(0.3).minimize(tf.reduce_mean(tf.square(tf.matmul(x, w) + b)))
-        with tf.Session(graph=g) as s:
-            s.run(tf.global_variables_initializer())
-            for _ in range(3):
-                s.run(step, {x: xs})
-            return s.run([w, b]), _ops(s, step, {x: xs})
-
-    want, _ = train("/cpu:0")
-    with emulated_gpu():
-        got, ops = train("/gpu:0")
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert ops.count("_MultiApplyGradientDescent") == 1 and "ApplyGradientDescent" not in ops
+    _, gpu_ops = _train_on_cpu_and_emulated_gpu(
+        lambda: tf.train.GradientDescentOptimizer(0.3), [(4, 3), (3,)],
+        lambda x, w, b: tf.reduce_mean(tf.square(tf.matmul(x, w) + b)))
+    assert gpu_ops.count("_MultiApplyGradientDescent") == 1 and "ApplyGradientDescent" not in gpu_ops
 
 
 def test_adam_updates_that_share_a_variable_or_depend_on_each_other_are_not_grouped():
