@@ -111,6 +111,12 @@ def same_shape(ins: list, attrs: dict) -> tuple:
     return base(ins[0]), s.as_tuple()
 
 
+def downcast(a: Any, dtype: Any) -> Any:
+    """`a` back in `dtype` after an upcast. CuPy's astype(copy=False) costs ~4 us of host time even
+    when the dtype already matches, and a GPU step pays it per kernel."""
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
 def sum_leading(xp, x, axes, keepdims: bool = False):
     """Sum over `axes`; when they are exactly the leading axes of a large enough float32/64 C-contiguous
     array (bias gradients: [N,H,W,C] -> [C]) it is one GEMV-shaped product `ones @ x.reshape(rows, C)`:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from labflow.backend import gpu_blas, threads
+from labflow.ops.common import downcast
 
 # Bytes of lowered matrix per chunk (CPU). Measured on the Deep MNIST shapes (benchmarks/conv_micro.py):
 # 2-4 MB blocks run the GEMM at ~2x the speed of one 30 MB block; much smaller blocks lose to per-call cost.
@@ -63,12 +64,6 @@ def window_geometry(size: int, k: int, stride: int, dilation: int, padding: str,
 def upcast(xp: Any, *arrays: Any) -> list:
     # Half types have no BLAS: compute in float32 and cast the result back once.
     return [a.astype(xp.float32) if a.dtype.itemsize < 4 else a for a in arrays]
-
-
-def downcast(a: Any, dtype: Any) -> Any:
-    """`a` back in `dtype` after an upcast. CuPy's astype(copy=False) costs ~4 us of host time even
-    when the dtype already matches, and a GPU step pays it per conv kernel."""
-    return a if a.dtype == dtype else a.astype(dtype)
 
 
 def _chunk(xp: Any, n: int, rows_per_item: int, row_bytes: int) -> int:

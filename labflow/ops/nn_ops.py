@@ -25,6 +25,7 @@ from labflow.ops.common import (
     convert_same_dtype,
     convert_to_tensor,
     dims,
+    downcast,
     make_tensor,
     same_shape,  # noqa: F401 - also used by nn_extra_ops
     sum_leading,
@@ -320,7 +321,7 @@ def l2_loss_kernel(xp, t):
         return (np.dot(flat, flat) / 2).astype(t.dtype)
     if xp is not np:
         # One kernel (square, sum, halve) instead of four launches: weight decay calls this per weight.
-        return per_backend(xp, _gpu_half_sum_of_squares)(u).astype(t.dtype, copy=False)
+        return downcast(per_backend(xp, _gpu_half_sum_of_squares)(u), t.dtype)
     return (xp.sum(u * u) / 2).astype(t.dtype)
 
 

@@ -19,8 +19,7 @@ from labflow.framework.graph import name_scope
 from labflow.framework.registry import op
 from labflow.framework.shapes import TensorShape, broadcast_dims
 from labflow.ops import array_ops, math_ops
-from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, base, convert_to_tensor, dims, make_op
-from labflow.ops.conv_kernels import downcast
+from labflow.ops.common import FLOAT_TYPES, INDEX_TYPES, base, convert_to_tensor, dims, downcast, make_op
 from labflow.ops.fused_elementwise_ops import device_constant, evaluate, fused, per_backend
 from labflow.ops.nn_ops import is_zero, log_softmax_last, pick_axis, softmax_grad, swap_to_last, upcast
 
