@@ -39,19 +39,19 @@ _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _THREADS = 256
 _MAX_BLOCKS = 65535
 
-# Output elements decoded from the flat index i: NHWC output (c, ox, oy, n) or NHWC input (c, xx, yy, n).
-_DECODE_OUT = """
+
+def _decode(x: str, y: str, width: str, height: str) -> str:
+    """C declaring (c, x, y, n) of the NHWC element at flat index i, in a [n, height, width, ch] array."""
+    return f"""
         const int c = (int)(i % ch);
         long long t = i / ch;
-        const int ox = (int)(t % ow); t /= ow;
-        const int oy = (int)(t % oh);
-        const long long n = t / oh;"""
-_DECODE_IN = """
-        const int c = (int)(i % ch);
-        long long t = i / ch;
-        const int xx = (int)(t % w); t /= w;
-        const int yy = (int)(t % h);
-        const long long n = t / h;"""
+        const int {x} = (int)(t % {width}); t /= {width};
+        const int {y} = (int)(t % {height});
+        const long long n = t / {height};"""
+
+
+_DECODE_OUT = _decode("ox", "oy", "ow", "oh")  # an output element (pooling)
+_DECODE_IN = _decode("xx", "yy", "w", "h")  # an input element (col2im, pooling gradient)
 _GEOMETRY = "const int h, const int w, const int ch, const int oh, const int ow, const int kh, const int kw, " \
             "const int sh, const int sw"
 _NEG_INF = "(T)__longlong_as_double(0xfff0000000000000ULL)"
