@@ -26,11 +26,37 @@ def _const(g, value: Any, dtype: Any = None) -> Tensor:
     return make_const(value, dtype, graph=g)
 
 
-def unbroadcast(grad: Any, x: Tensor) -> Any:
+def _static_axes(xd: tuple, od: tuple | None, gd: tuple | None) -> list[int] | None:
+    """The axes a gradient shaped like broadcast(x, other) sums over to give x's shape, when the static
+    shapes decide them; None when one depends on a dimension known only at run time.
+
+    An unknown dimension of x is never broadcast when `other` lacks that axis or has size 1 there (the
+    result's dimension is x's own), so `h + b` with h [?, 1024] and b [1024] needs no run-time shape
+    logic on either side. An axis where x has size 1 is summed whenever the result may be wider (a sum
+    over an axis that turns out to have size 1 changes nothing).
+    """
+    n = max(len(xd), len(od)) if od is not None else (len(gd) if gd is not None else None)
+    if n is None or (gd is not None and len(gd) != n) or len(xd) > n:
+        return None
+    lead = n - len(xd)
+    axes = list(range(lead))
+    for i, d in enumerate(xd):
+        o = None if od is None or lead + i - (n - len(od)) < 0 else od[lead + i - (n - len(od))]
+        other_missing = od is not None and lead + i < n - len(od)
+        if d is None:
+            if not (other_missing or o == 1):
+                return None
+        elif d == 1 and not (other_missing or o == 1 or (gd is not None and gd[lead + i] == 1)):
+            axes.append(lead + i)
+    return axes
+
+
+def unbroadcast(grad: Any, x: Tensor, other: Tensor | None = None) -> Any:
     """Sums `grad` (shaped like a broadcast result) back to the shape of `x`.
 
-    Uses static shapes when they are fully known (no extra ops when nothing was broadcast), else
-    BroadcastGradientArgs on the dynamic shapes.
+    `other` is the operand x was broadcast against, when the op has one. Uses static shapes when they
+    decide the axes (no extra ops when nothing was broadcast, even with an unknown batch dimension),
+    else BroadcastGradientArgs on the dynamic shapes.
     """
     if grad is None:
         return None
@@ -38,19 +64,27 @@ def unbroadcast(grad: Any, x: Tensor) -> Any:
         grad = densify(grad)
     g = grad.graph
     gd, xd = grad._shape_dims, x._shape_dims
-    if gd is not None and xd is not None and all(d is not None for d in xd) and len(gd) >= len(xd):
-        # x's shape is fully known (e.g. a bias [512] against a gradient [?, 512]): the axes to sum
-        # are static even when the batch dimension is not, so no Shape/BroadcastGradientArgs ops.
-        if gd == xd:
-            return grad
+    if other is x:  # x op x: nothing is broadcast
+        return grad
+    od = other._shape_dims if other is not None else None
+    axes = None
+    if xd is not None and gd is not None and all(d is not None for d in xd) and len(gd) >= len(xd):
         lead = len(gd) - len(xd)
         axes = list(range(lead)) + [lead + i for i, d in enumerate(xd) if d == 1 and gd[lead + i] != 1]
-        out = grad
-        if axes:
-            out = _op(g, "Sum", [grad, _const(g, np.array(axes, np.int32))], {"keep_dims": False})._outputs[0]
-        if out._shape_dims != xd:
-            out = _op(g, "Reshape", [out, _const(g, np.array(xd, np.int32))])._outputs[0]
-        return out
+    elif xd is not None and other is not None:
+        axes = _static_axes(xd, od, gd)
+    if axes is not None:
+        lead = (len(gd) if gd is not None else max(len(xd), len(od))) - len(xd)
+        squeezed = [a for a in axes if a >= lead]
+        # Summing away a size-1 axis of x needs a Reshape back: static only with <= 1 unknown dimension.
+        if not squeezed or sum(d is None for d in xd) <= 1:
+            out = grad
+            if axes:
+                out = _op(g, "Sum", [grad, _const(g, np.array(axes, np.int32))], {"keep_dims": False})._outputs[0]
+            if squeezed or (None not in xd and out._shape_dims != xd):
+                target = [-1 if d is None else d for d in xd]
+                out = _op(g, "Reshape", [out, _const(g, np.array(target, np.int32))])._outputs[0]
+            return out
     sx = _op(g, "Shape", [x], {"out_type": _dt.int32})._outputs[0]
     sg = _op(g, "Shape", [grad], {"out_type": _dt.int32})._outputs[0]
     rx = _op(g, "BroadcastGradientArgs", [sx, sg])._outputs[0]

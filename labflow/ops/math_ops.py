@@ -61,7 +61,7 @@ def add_kernel(xp, x, y):
 @add_kernel.grad
 def _add_grad(op, grad):
     x, y = op.inputs
-    return [unbroadcast(grad, x), unbroadcast(grad, y)]
+    return [unbroadcast(grad, x, y), unbroadcast(grad, y, x)]
 
 
 def add(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -83,7 +83,7 @@ def sub_kernel(xp, x, y):
 @sub_kernel.grad
 def _sub_grad(op, grad):
     x, y = op.inputs
-    return [unbroadcast(grad, x), unbroadcast(make_tensor("Neg", [grad]), y)]
+    return [unbroadcast(grad, x, y), unbroadcast(make_tensor("Neg", [grad]), y, x)]
 
 
 def subtract(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -102,7 +102,7 @@ def mul_kernel(xp, x, y):
 @mul_kernel.grad
 def _mul_grad(op, grad):
     x, y = op.inputs
-    return [unbroadcast(multiply(grad, _conj(y)), x), unbroadcast(multiply(_conj(x), grad), y)]
+    return [unbroadcast(multiply(grad, _conj(y)), x, y), unbroadcast(multiply(_conj(x), grad), y, x)]
 
 
 def multiply(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -143,8 +143,9 @@ def real_div_kernel(xp, x, y):
 @real_div_kernel.grad
 def _real_div_grad(op, grad):
     x, y = _conj(op.inputs[0]), _conj(op.inputs[1])
-    return [unbroadcast(realdiv(grad, y), op.inputs[0]),
-            unbroadcast(multiply(grad, realdiv(realdiv(make_tensor("Neg", [x]), y), y)), op.inputs[1])]
+    a, b = op.inputs
+    return [unbroadcast(realdiv(grad, y), a, b),
+            unbroadcast(multiply(grad, realdiv(realdiv(make_tensor("Neg", [x]), y), y)), b, a)]
 
 
 def realdiv(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -162,7 +163,8 @@ def div_no_nan_kernel(xp, x, y):
 def _div_no_nan_grad(op, grad):
     x, y = _conj(op.inputs[0]), _conj(op.inputs[1])
     gy = multiply(grad, div_no_nan(div_no_nan(make_tensor("Neg", [x]), y), y))
-    return [unbroadcast(div_no_nan(grad, y), op.inputs[0]), unbroadcast(gy, op.inputs[1])]
+    a, b = op.inputs
+    return [unbroadcast(div_no_nan(grad, y), a, b), unbroadcast(gy, b, a)]
 
 
 def div_no_nan(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -239,7 +241,7 @@ def floor_mod_kernel(xp, x, y):
 def _floor_mod_grad(op, grad):
     x, y = op.inputs
     q = make_tensor("FloorDiv", [x, y])
-    return [unbroadcast(grad, x), unbroadcast(multiply(grad, make_tensor("Neg", [q])), y)]
+    return [unbroadcast(grad, x, y), unbroadcast(multiply(grad, make_tensor("Neg", [q])), y, x)]
 
 
 def floormod(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -272,7 +274,7 @@ def _pow_grad(op, grad):
         tiny = convert_to_tensor(ml_dtypes.finfo(dt.as_numpy_dtype).tiny, dtype=dt)
         log_x = multiply(make_tensor("Log", [maximum(x, tiny)]), mask)
     gy = multiply(multiply(grad, z), log_x)
-    return [unbroadcast(gx, x), unbroadcast(gy, y)]
+    return [unbroadcast(gx, x, y), unbroadcast(gy, y, x)]
 
 
 def pow(x: Any, y: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF's public name
@@ -294,7 +296,7 @@ def _min_or_max_grad(op, grad, cmp: str):
     x, y = op.inputs
     # Ties send the gradient to x (TF's rule: x wins where x >= y for Maximum).
     gx = multiply(grad, compare_ops.cast(make_tensor(cmp, [x, y]), base(grad)))
-    return [unbroadcast(gx, x), unbroadcast(subtract(grad, gx), y)]
+    return [unbroadcast(gx, x, y), unbroadcast(subtract(grad, gx), y, x)]
 
 
 @maximum_kernel.grad
@@ -328,7 +330,7 @@ def squared_difference_kernel(xp, x, y):
 def _squared_difference_grad(op, grad):
     x, y = op.inputs
     g = multiply(scalar_mul(2.0, grad), subtract(x, y))
-    return [unbroadcast(g, x), unbroadcast(make_tensor("Neg", [g]), y)]
+    return [unbroadcast(g, x, y), unbroadcast(make_tensor("Neg", [g]), y, x)]
 
 
 def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:

@@ -141,7 +141,7 @@ def _softmax_xent_grad(op, grad_loss, grad_grad):
     if not is_zero(grad_grad):
         # backprop = softmax - labels (TF 1.x drops this term; second derivatives need it).
         grad_labels = math_ops.subtract(grad_labels, grad_grad)
-    return [unbroadcast(grad, logits), unbroadcast(grad_labels, labels)]
+    return [unbroadcast(grad, logits, labels), unbroadcast(grad_labels, labels, logits)]
 
 
 def _ensure_xent_args(name: str, sentinel: Any, labels: Any, logits: Any) -> None:

@@ -64,6 +64,52 @@ def test_broadcast_gradients_with_unknown_shapes():
     np.testing.assert_array_equal(vb, np.full((5, 1), 6))
 
 
+def _broadcast_case(xs, ys, x_val, y_val):
+    """d sum(w * (x * y)) / d x, d y against NumPy; returns the types of the product's gradient ops."""
+    g = tf.Graph()
+    with g.as_default():
+        x, y = tf.placeholder(tf.float64, xs), tf.placeholder(tf.float64, ys)
+        z = x * y
+        w = tf.placeholder(tf.float64)
+        gx, gy = tf.gradients(tf.reduce_sum(z * w), [x, y])
+        wv = np.random.RandomState(0).rand(*np.broadcast(x_val, y_val).shape)
+        with tf.Session() as s:
+            vx, vy = s.run([gx, gy], {x: x_val, y: y_val, w: wv})
+    assert vx.shape == x_val.shape and vy.shape == y_val.shape
+    # multiply: d/dx = w * y summed over x's broadcast axes (and the same for y)
+    full_x = wv * np.broadcast_to(y_val, wv.shape)
+    full_y = wv * np.broadcast_to(x_val, wv.shape)
+    for got, full, val in ((vx, full_x, x_val), (vy, full_y, y_val)):
+        lead = full.ndim - val.ndim
+        want = full.sum(axis=tuple(range(lead)))
+        want = want.sum(axis=tuple(i for i, d in enumerate(val.shape) if d == 1), keepdims=True)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    return {o.type for o in g.get_operations() if o._forward_op is z.op}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_static_broadcast_axes_with_an_unknown_batch_need_no_shape_ops(batch):
+    # h [?, 4] * b [4] and h [?, 1, 3] * y [4, 1]: the other operand decides every axis statically,
+    # even at run-time batch 1; no Shape/BroadcastGradientArgs ops (TF1 builds them for the h side).
+    r = np.random.RandomState(batch)
+    types = _broadcast_case([None, 4], [4], r.rand(batch, 4), r.rand(4))
+    assert not types & {"Shape", "BroadcastGradientArgs"}
+    types = _broadcast_case([None, 1, 3], [4, 1], r.rand(batch, 1, 3), r.rand(4, 1))
+    assert not types & {"Shape", "BroadcastGradientArgs"}
+
+
+@pytest.mark.parametrize("xs, ys, x_shape, y_shape", [
+    ([None, 4], [None, 4], (1, 4), (3, 4)),  # either side may be the broadcast one at run time
+    ([None, 1], [None, 5], (3, 1), (3, 5)),
+    ([None, 1, None], [5, 1], (2, 1, 3), (5, 1)),  # a summed size-1 axis and two unknown dimensions
+    ([None], [None, 3], (3,), (2, 3)),
+])
+def test_broadcast_axes_known_only_at_run_time_use_dynamic_shapes(xs, ys, x_shape, y_shape):
+    r = np.random.RandomState(0)
+    types = _broadcast_case(xs, ys, r.rand(*x_shape), r.rand(*y_shape))
+    assert "BroadcastGradientArgs" in types
+
+
 def test_stop_gradient_and_stop_gradients_argument():
     x = tf.placeholder(tf.float32, [2])
     h = tf.add(x, x)
@@ -84,7 +130,7 @@ def test_gradient_of_integer_tensor_is_an_error():
 
 def test_gradient_ops_live_under_gradients_scope_and_point_at_forward_op():
     x = tf.placeholder(tf.float32, name="x")  # unknown shape: the Add gradient needs real ops
-    y = tf.reduce_sum(tf.add(x, x, name="double"), name="total")
+    y = tf.reduce_sum(tf.add(x, tf.square(x), name="double"), name="total")
     tf.gradients(y, x)
     grad_ops = [op for op in tf.get_default_graph().get_operations() if op.name.startswith("gradients/")]
     assert grad_ops
