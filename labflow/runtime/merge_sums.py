@@ -5,8 +5,9 @@ ends in an AddN of one term per step. Three kinds of terms are merged into one o
 feeds only the AddN and every shape involved is static:
 - MatMuls with equal transposes (a weight's gradient): one MatMul of the operands concatenated along
   the contracted dimension (20 small GEMMs + AddN -> one GEMM BLAS runs well);
-- Sums over the leading axis (a bias's gradient): one Sum of the concatenated inputs; the concatenation
-  is shared with the weight's merged MatMul, which joins the same per-step gradients;
+- Sums over the leading axis and BiasAddGrads (a bias's gradient): one Sum (BiasAddGrad) of the
+  concatenated inputs; the concatenation is shared with the weight's merged MatMul, which joins the
+  same per-step gradients;
 - StridedSliceGrads that each place one index of the same axis, together covering it exactly once
   (the gradient of `x[:, t, :]` for every t): one Pack of the slices' gradients, instead of a zero
   tensor per step and an AddN over all of them.
@@ -41,7 +42,7 @@ def merge_sums(part: Partition) -> int:
     removed: set[int] = set()
     # Products first, so the bias sums find the concatenations the weight gradients made.
     merges: list[tuple[str, Callable]] = [("MatMul", _merge_matmuls), ("Sum", _merge_reductions),
-                                          ("StridedSliceGrad", _merge_slice_grads)]
+                                          ("BiasAddGrad", _merge_bias_grads), ("StridedSliceGrad", _merge_slice_grads)]
     for kind, merge in merges:
         for n in part.nodes:
             terms = [src for src, _ in n.inputs]
@@ -100,6 +101,24 @@ def _merge_reductions(n: PNode, sums: list[PNode], concats: dict) -> list[PNode]
     if cat is None:
         return None
     _retype(n, "Sum", dict(sums[0].attrs), [(cat, 0), sums[0].inputs[1]])
+    return new
+
+
+def _merge_bias_grads(n: PNode, grads: list[PNode], concats: dict) -> list[PNode] | None:
+    """BiasAddGrads (the gradient of `tf.nn.bias_add`, as the RNN cells write it): one over the
+    per-step gradients joined along the batch axis, which the weight's merged product already made."""
+    if grads[0].out_dtypes[0].base_dtype not in _FLOATS:
+        return None
+    for g in grads:
+        src, k = g.inputs[0]
+        dims = src.out_dims[k]
+        if dims is None or not dims or (g.attrs.get("data_format", "NHWC") not in ("NHWC", "N...C")
+                                        and len(dims) != 2):
+            return None
+    new, cat = _concat(n, [g.inputs[0] for g in grads], 0, "sum", concats, ordered=False)
+    if cat is None:
+        return None
+    _retype(n, "BiasAddGrad", dict(grads[0].attrs), [(cat, 0)])
     return new
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import labflow as tf
 
@@ -126,20 +127,23 @@ def test_products_used_elsewhere_or_of_unknown_shape_are_not_merged():
     np.testing.assert_allclose(got, ref)
 
 
-def _unrolled_rnn(steps=5, batch=4, width=6):
-    """`x[:, t, :]` at every step into a cell with a weight and a bias, as the PTB tutorial unrolls."""
+def _unrolled_rnn(steps=5, batch=4, width=6, bias_add=False):
+    """`x[:, t, :]` at every step into a cell with a weight and a bias, as the PTB tutorial unrolls
+    (`+ b`, or `tf.nn.bias_add` as the RNN cells write it)."""
     rng = np.random.RandomState(2)
     x = tf.Variable(rng.randn(batch, steps, width).astype(np.float32))
     w = tf.Variable(rng.randn(2 * width, width).astype(np.float32) * 0.3)
     b = tf.Variable(np.zeros(width, np.float32))
     h = tf.zeros([batch, width])
     for t in range(steps):
-        h = tf.tanh(tf.matmul(tf.concat([x[:, t, :], h], 1), w) + b)
+        z = tf.matmul(tf.concat([x[:, t, :], h], 1), w)
+        h = tf.tanh(tf.nn.bias_add(z, b) if bias_add else z + b)
     return x, w, b, tf.gradients(tf.reduce_sum(h * h), [x, w, b])
 
 
-def test_bias_and_input_slice_gradients_of_an_unrolled_layer_are_one_op_each():
-    x, w, b, grads = _unrolled_rnn()
+@pytest.mark.parametrize("bias_add", [False, True])
+def test_bias_and_input_slice_gradients_of_an_unrolled_layer_are_one_op_each(bias_add):
+    x, w, b, grads = _unrolled_rnn(bias_add=bias_add)
     got, ref, types = _run_both(grads)
     for g, r in zip(got, ref):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
@@ -148,7 +152,7 @@ def test_bias_and_input_slice_gradients_of_an_unrolled_layer_are_one_op_each():
     assert types.count("StridedSliceGrad") == 0 and types.count("Pack") == 1
     # The bias's; reduce_sum(h * h) itself is not run: its gradient starts from OnesLike(loss), a
     # constant once materialized, so nothing fetched needs the loss's value.
-    assert types.count("Sum") == 1
+    assert types.count("BiasAddGrad" if bias_add else "Sum") == 1
     assert types.count("ConcatV2") == 5 + 2  # the forward's, and the weight gradient's two operands
 
 
