@@ -51,7 +51,8 @@ from labflow.ops.embedding_ops import dynamic_partition, dynamic_stitch
 from labflow.ops.data_flow_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from labflow.ops.accumulator_ops import ConditionalAccumulator, ConditionalAccumulatorBase, SparseConditionalAccumulator
 
-from labflow import compat, initializers, layers, losses, math, metrics, nn, random, summary, train
+from labflow import compat, contrib, initializers, layers, losses, math, metrics, nn, random, summary, train
+from labflow.framework import nest
 
 __version__ = "0.1.0"
 

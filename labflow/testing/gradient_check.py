@@ -17,7 +17,8 @@ def gradient_check(build: Callable[..., Any], inputs: Sequence[np.ndarray], wrt:
     """Checks d<w, build(*inputs)>/dx against central differences along random directions.
 
     `build` maps placeholders (float64 for float inputs, the input's own dtype otherwise) to one or
-    more output tensors. Returns {"max_abs_err": ..., "max_rel_err": ...}; raises AssertionError with
+    more output tensors; variables it creates are initialized once and held fixed. Returns
+    {"max_abs_err": ..., "max_rel_err": ...}; raises AssertionError with
     the numbers when the check fails.
     """
     import labflow as tf
@@ -34,8 +35,12 @@ def gradient_check(build: Callable[..., Any], inputs: Sequence[np.ndarray], wrt:
             raise AssertionError("gradient_check: build() produced no floating-point output")
         ws_ph = [tf.placeholder(tf.float64, shape=y.get_shape()) for y in ys]
         grads = tf.gradients(ys, [phs[i] for i in wrt], grad_ys=ws_ph)
+        # weights a build() makes (an RNN cell's) are constants of the check: initialized once
+        init = tf.global_variables_initializer() if tf.global_variables() else None
     feed_x = [x.astype(np.float64) if x.dtype.kind == "f" else x for x in inputs]
     with tf.Session(graph=g) as sess:
+        if init is not None:
+            sess.run(init)
         y0 = sess.run(ys, dict(zip(phs, feed_x)))
         ws = [rng.standard_normal(np.shape(v)) for v in y0]
         feed = dict(zip(phs, feed_x))
