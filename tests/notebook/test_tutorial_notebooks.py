@@ -24,13 +24,15 @@ pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101", "04_inspecting_graphs", "05_distributed"]
+NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101", "04_inspecting_graphs", "05_distributed",
+         "06_ptb_lstm"]
 MARKER = "@@LABFLOW_RESULTS@@"
 # Appended to each executed copy: the notebook's result variables, as JSON on one line.
 REPORT = f"""\
 import json as _json
 _names = ["test_accuracy", "softmax_accuracy", "precisions", "restored_precision", "logged", "STEPS",
-          "sync_accuracy", "async_steps", "straggler_step_s", "STRAGGLE_S"]
+          "sync_accuracy", "async_steps", "straggler_step_s", "STRAGGLE_S", "train_perplexity", "valid_perplexity",
+          "test_perplexity", "samples", "curve"]
 _g = globals()
 print({MARKER!r} + _json.dumps({{n: _g[n] for n in _names if n in _g}}, default=float))"""
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -204,5 +206,22 @@ def test_distributed_notebook(tmp_path, monkeypatch, mnist_dir):
     assert "LocalCluster" in html and "killed" in html and "Send/Recv pairs" in html
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "/job:worker/task:2" in text and "was killed with return code -9 (SIGKILL)" in text, text[-3000:]
+    assert _has_png(nb)
+    _assert_progress_bar(nb)
+
+
+def test_ptb_lstm_notebook(tmp_path, monkeypatch, mnist_dir):
+    if not (Path(mnist_dir).parent / "ptb" / "ptb.train.txt").is_file():
+        pytest.skip("PTB files not found under LABFLOW_DATA/ptb")
+    nb, results = _execute("06_ptb_lstm", tmp_path, monkeypatch, mnist_dir)
+    curve = [p for _, p in results["curve"]]
+    assert len(curve) == 200, "LABFLOW_QUICK=1 must shorten the epoch to 200 batches"
+    # An untrained model is about as perplexed as the vocabulary is large; 200 batches of SGD halve it many times.
+    assert curve[0] > 5000 and results["train_perplexity"][0] < 1500, results["train_perplexity"]
+    assert results["valid_perplexity"][0] < 1000 and results["test_perplexity"] < 1000, results
+    assert len(results["samples"]) == 3 and all(len(s.split()) >= 15 for s in results["samples"])
+    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    assert "Send/Recv pairs" in html  # the two-device LSTM's placement
     assert _has_png(nb)
     _assert_progress_bar(nb)
