@@ -31,6 +31,8 @@ from labflow.framework.tensor import IndexedSlices, Operation, Tensor
 from labflow import ops as _ops  # registers every op (and checks each has a gradient decision)
 from labflow.ops.array_ops import *
 from labflow.ops.clip_ops import *
+from labflow.ops.cond_while import *
+from labflow.ops.higher_order import *
 from labflow.ops.control_flow_ops import *
 from labflow.ops.init_ops import *
 from labflow.ops.logging_ops import *

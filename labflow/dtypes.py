@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "DType", "as_dtype", "float16", "half", "bfloat16", "float32", "float64", "double", "int8", "int16",
     "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string", "complex64", "complex128",
+    "variant",
 ]
 
 _REF_OFFSET = 100
@@ -195,9 +196,12 @@ bool = DType(10, "bool", np.bool_)  # noqa: A001 - TF's public name
 string = DType(7, "string", np.object_)
 complex64 = DType(8, "complex64", np.complex64)
 complex128 = DType(18, "complex128", np.complex128)
+# An opaque host object (TF's DT_VARIANT): what a control-flow op hands its gradient (the values one
+# loop iteration or branch recorded). Never fed, fetched or converted from user data.
+variant = DType(21, "variant", np.object_)
 
 _BASE = [float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool,
-         string, complex64, complex128]
+         string, complex64, complex128, variant]
 _BY_ENUM: dict[int, DType] = {d._enum: d for d in _BASE}
 for _d in _BASE:
     _BY_ENUM[_d._enum + _REF_OFFSET] = DType(_d._enum + _REF_OFFSET, _d._name + "_ref", _d._np)
@@ -208,7 +212,7 @@ _BY_NAME: dict[str, DType] = {d._name: d for d in _BY_ENUM.values()}
 # TF's non-canonical aliases; nothing else ("int", "str", "f4") is a TF type name.
 _BY_NAME.update({"half": float16, "half_ref": half_ref, "float": float32, "float_ref": float32_ref,  # noqa: F821
                  "double": float64, "double_ref": double_ref})
-_BY_NP_TYPE: dict[Any, DType] = {d._np: d for d in _BASE if d is not string}
+_BY_NP_TYPE: dict[Any, DType] = {d._np: d for d in _BASE if d not in (string, variant)}
 _BY_NP_TYPE.update({np.object_: string, np.bytes_: string, np.str_: string})
 for _t in (np.intc, np.uintc, np.int_, np.uint, np.longlong, np.ulonglong):
     _BY_NP_TYPE.setdefault(_t, next(d for d in _BASE if d is not string and np.dtype(d._np) == np.dtype(_t)))

@@ -50,6 +50,7 @@ def partition_from_graph_def(gd: Any, devices: dict[str, Device]) -> Partition:
         raise errors.InvalidArgumentError(None, None, f"Partition for device '{dev_name}', which this task "
                                           f"does not have (it has {', '.join(sorted(devices))})")
     body = graph_pb2.GraphDef()
+    body.library.CopyFrom(gd.library)  # the functions of control-flow ops
     feeds: dict[str, tuple[int, Any]] = {}
     fetches: list[tuple[str, str, int]] = []
     for nd in gd.node:

@@ -252,7 +252,7 @@ def _call_grad(g, op: Operation, grads: list) -> list:
         return [None] * len(op._inputs)
     if any(x is None for x in grads):
         # Ops with several outputs get zeros for the outputs nothing depended on.
-        grads = [x if x is not None else _op(g, "ZerosLike", [t])._outputs[0]
+        grads = [x if x is not None or t.dtype.base_dtype == _dt.variant else _op(g, "ZerosLike", [t])._outputs[0]
                  for x, t in zip(grads, op._outputs)]
     prev = g._gradient_forward_op
     g._gradient_forward_op = op

@@ -473,16 +473,28 @@ def _graph_of(*values: Any) -> Graph:
         ValueError: the values come from different graphs.
     """
     g, first = None, None
+    default = get_default_graph()
+    inside_function = default.building_function
     for v in values:
         e = v
         if not isinstance(e, (Tensor, Operation, IndexedSlices)) and hasattr(e, "_as_graph_element"):
             e = e._as_graph_element()
         if isinstance(e, (Tensor, Operation, IndexedSlices)):
+            if inside_function and _encloses(e.graph, default):
+                continue  # a closure over an outer graph's value: the function being built captures it
             if g is None:
                 g, first = e.graph, e
             elif e.graph is not g:
                 raise ValueError(f"{e!r} must be from the same graph as {first!r}.")
-    return g or get_default_graph()
+    return g or default
+
+
+def _encloses(outer: Graph, g: Graph) -> bool:
+    while g is not None:
+        if g is outer:
+            return True
+        g = getattr(g, "outer_graph", None)
+    return False
 
 
 class name_scope:  # noqa: N801 - TF's public name

@@ -17,7 +17,7 @@ from google.protobuf import message as _message
 from google.protobuf import text_format
 
 from labflow.fileio import atomic_write
-from labflow.framework import registry
+from labflow.framework import function_io, registry
 from labflow.framework.device_spec import canonical_name
 from labflow.framework.proto_convert import (
     attr_value_from_python,
@@ -43,7 +43,8 @@ def _input_name(t: Tensor) -> str:
     return t.op.name if t.value_index == 0 else f"{t.op.name}:{t.value_index}"
 
 
-def _fill_node_def(nd: Any, op: Operation, add_shapes: bool) -> None:
+def fill_node_def(nd: Any, op: Operation, add_shapes: bool, exporter: Any = None) -> None:
+    """Writes `op` into NodeDef `nd`; functions its attrs name go to `exporter`'s library (function_io)."""
     nd.name = op.name
     nd.op = op.type
     nd.input.extend(_input_name(t) for t in op._inputs)
@@ -55,7 +56,12 @@ def _fill_node_def(nd: Any, op: Operation, add_shapes: bool) -> None:
         if v is None or k in _INFO_ATTRS:
             continue
         try:
-            attrs[k] = attr_value_from_python(v)
+            if function_io.encodes(v):
+                attrs[k] = (exporter or function_io.Exporter()).encode(v)
+            elif k == "record" and op.type in ("If", "While"):
+                attrs[k] = function_io.encode_record(op.type, v)
+            else:
+                attrs[k] = attr_value_from_python(v)
         except (TypeError, ValueError) as e:
             raise TypeError(f"Cannot serialize attr '{k}' of op '{op.name}' (op: '{op.type}'): {e}") from None
     if op._colocation:
@@ -69,7 +75,7 @@ def _fill_node_def(nd: Any, op: Operation, add_shapes: bool) -> None:
 def op_to_node_def(op: Operation) -> node_def_pb2.NodeDef:
     """The op as a `NodeDef` (what `Operation.node_def` returns)."""
     nd = node_def_pb2.NodeDef()
-    _fill_node_def(nd, op, False)
+    fill_node_def(nd, op, False)
     return nd
 
 
@@ -82,8 +88,11 @@ def graph_to_graph_def(graph: Any, add_shapes: bool = False) -> graph_pb2.GraphD
     gd = graph_pb2.GraphDef()
     with graph._lock:
         ops = list(graph._ops)
+    exporter = function_io.Exporter()
     for op in ops:
-        _fill_node_def(gd.node.add(), op, add_shapes)
+        fill_node_def(gd.node.add(), op, add_shapes, exporter)
+    if len(exporter.library.function):
+        gd.library.CopyFrom(exporter.library)
     gd.versions.CopyFrom(graph.graph_def_versions)
     return gd
 
@@ -207,7 +216,11 @@ def _node_attrs(nd: Any, opdef: Any) -> dict:
                               f"node '{nd.name}'); it is ignored.", stacklevel=4)
             continue
         try:
-            v = attr_value_to_python(av)
+            which = av.WhichOneof("value")
+            if which == "func" or (which == "list" and len(av.list.func)):
+                v = function_io.decode_func_attr(av)
+            else:
+                v = attr_value_to_python(av)
         except ValueError as e:
             raise ValueError(f"Node '{nd.name}' (op: '{nd.op}'): attr '{k}': {e}") from None
         if v is not None:
@@ -275,7 +288,7 @@ def import_graph_def(graph_def: Any, input_map: dict | None = None, return_eleme
     made: dict[str, Operation] = {}
     created: list[Operation] = []
     try:
-        with graph.name_scope(None), graph.control_dependencies(None):
+        with graph.name_scope(None), graph.control_dependencies(None), function_io.importing(gd.library):
             for i in order:
                 nd = nodes[i]
                 op = _import_node(graph, nd, prefix, imap, used, made, outer_deps)
@@ -324,6 +337,7 @@ def _import_node(graph: Any, nd: Any, prefix: str, imap: dict, used: set, made: 
         ctrl.extend(c for c in outer_deps if c not in ctrl)
     attrs = _node_attrs(nd, opdef)
     try:
+        function_io.decode_record(nd.op, attrs)
         op = graph.create_op(nd.op, inputs, attrs=attrs, name=prefix + nd.name, compute_device=False,
                              control_inputs=ctrl)
     except (TypeError, ValueError) as e:

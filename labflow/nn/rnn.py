@@ -2,10 +2,11 @@
 
 Both unroll the cell in the graph, one step per time step, in variable scope "rnn" (the variables are
 TF's: `rnn/basic_lstm_cell/kernel` from either function, so checkpoints are interchangeable with TF's).
-TF's dynamic_rnn builds a while_loop instead; labflow has no while_loop yet, so dynamic_rnn needs the
-number of time steps in the inputs' static shape (a placeholder [batch, 35, depth], not [batch, None,
-depth]) and says so otherwise. The results are TF's: with `sequence_length`, outputs past a row's length
-are zeros and its final state is the state at its last step.
+dynamic_rnn unrolls the same way when the number of time steps is in the inputs' static shape (the
+fastest form: every step's ops are in one plan, fused across steps); when it is not (a placeholder
+[batch, None, depth]), it runs the cell in a `tf.while_loop`, as TF does, collecting the outputs by
+concatenation. The results are TF's: with `sequence_length`, outputs past a row's length are zeros and
+its final state is the state at its last step.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def dynamic_rnn(cell: Any, inputs: Any, sequence_length: Any = None, initial_sta
     Args:
         cell: an RNNCell.
         inputs: [batch, time, depth] (or [time, batch, depth] with `time_major`), or a nested structure
-            of such tensors; the time dimension must be known statically (see the module docstring).
+            of such tensors (an unknown time dimension runs a while_loop; see the module docstring).
         sequence_length: an int vector [batch] of valid lengths.
         initial_state: the state to start from; defaults to `cell.zero_state(batch, dtype)`.
         dtype: the state's dtype when no initial_state is given.
@@ -128,25 +129,24 @@ def dynamic_rnn(cell: Any, inputs: Any, sequence_length: Any = None, initial_sta
         (outputs, state): outputs [batch, time, output_size] (time-major when `time_major`), the final state.
 
     Raises:
-        ValueError: the number of time steps is not static, or as `static_rnn`.
+        ValueError: inputs of rank < 3 or different lengths, or as `static_rnn`.
     """
     del parallel_iterations, swap_memory
     _check_cell(cell)
     flat = [convert_to_tensor(x) for x in nest.flatten(inputs)]
     axis = 0 if time_major else 1
-    steps = None
+    steps = set()
     for x in flat:
         dims = x.get_shape().as_list()
         if dims is None or len(dims) < 3:
             raise ValueError(f"dynamic_rnn inputs must be at least rank 3 ([batch, time, depth]), saw shape "
                              f"{x.get_shape()}")
-        steps = dims[axis] if steps is None else steps
-        if dims[axis] is None or dims[axis] != steps:
-            raise ValueError(
-                f"dynamic_rnn in labflow unrolls the cell over a static number of time steps, and input "
-                f"'{x.name}' has shape {x.get_shape()} (time axis {axis}). Give the time dimension a fixed "
-                "size (e.g. tf.placeholder(tf.float32, [None, num_steps, depth])), pad batches to a fixed length "
-                "and pass sequence_length, or build the steps with tf.nn.static_rnn.")
+        steps.add(dims[axis])
+    if len(steps) > 1 and None not in steps:
+        raise ValueError(f"dynamic_rnn inputs disagree on the number of time steps: {sorted(steps)}")
+    steps = steps.pop() if len(steps) == 1 else None
+    if steps is None:
+        return _while_rnn(cell, inputs, flat, axis, sequence_length, initial_state, dtype, scope)
     with _graph_of(*flat).as_default(), variable_scope(scope or "rnn") as varscope:
         per_input = [array_join_ops.unstack(x, num=steps, axis=axis) for x in flat]
         step_inputs = [nest.pack_sequence_as(inputs, [p[t] for p in per_input]) for t in range(steps)]
@@ -154,3 +154,47 @@ def dynamic_rnn(cell: Any, inputs: Any, sequence_length: Any = None, initial_sta
         state = _initial_state(cell, batch, initial_state, dtype)
         outputs, state = _unroll(cell, step_inputs, state, _sequence_length(sequence_length), varscope)
         return nest.map_structure(lambda *ys: array_join_ops.stack(list(ys), axis=axis), *outputs), state
+
+
+def _while_rnn(cell: Any, inputs: Any, flat: list, axis: int, sequence_length: Any, initial_state: Any,
+               dtype: Any, scope: Any) -> tuple:
+    """dynamic_rnn over a time dimension known only at run time: a while_loop over time steps."""
+    from labflow.framework.shapes import TensorShape
+    from labflow.ops import array_reshape_ops
+    from labflow.ops.cond_while import while_loop
+    g = _graph_of(*flat)
+    with g.as_default(), variable_scope(scope or "rnn"):
+        time_major = [x if axis == 0 else array_reshape_ops.transpose(
+            x, [1, 0] + list(range(2, len(x.get_shape().as_list())))) for x in flat]
+        first = time_major[0]
+        n_steps = array_ops.shape(first)[0]
+        batch_dims = first.get_shape().as_list()[1]
+        batch = batch_dims if batch_dims is not None else array_ops.shape(first)[1]
+        state = _initial_state(cell, batch, initial_state, dtype)
+        seq = _sequence_length(sequence_length)
+        out_dtype = state_dtype = nest.flatten(state)[0].dtype.base_dtype
+        del state_dtype
+        sizes = nest.flatten(cell.output_size)
+        acc0 = [array_ops.zeros(array_join_ops.stack([0, batch, int(n)]), dtype=out_dtype) for n in sizes]
+
+        def body(t: Any, st: Any, acc: Any) -> tuple:
+            step = nest.pack_sequence_as(inputs, [x[t] for x in time_major])
+            output, new_state = cell(step, st)
+            if seq is not None:
+                done = compare_ops.greater_equal(t, seq)
+                output = nest.map_structure(lambda o: array_gather_ops.where(done, array_ops.zeros_like(o), o),
+                                            output)
+                new_state = nest.map_structure(lambda old, new: array_gather_ops.where(done, old, new), st,
+                                               new_state)
+            outs = nest.flatten(output)
+            acc = [array_join_ops.concat([a, array_reshape_ops.expand_dims(o, 0)], 0) for a, o in zip(acc, outs)]
+            return t + 1, new_state, acc
+
+        invariants = (TensorShape([]), nest.map_structure(lambda s: TensorShape(s.get_shape().as_list()), state),
+                      [TensorShape([None, batch_dims, int(n)]) for n in sizes])
+        _, state, acc = while_loop(lambda t, st, acc: t < n_steps, body,
+                                   (array_ops.constant(0), state, acc0), shape_invariants=invariants,
+                                   name="while")
+        if axis == 1:
+            acc = [array_reshape_ops.transpose(a, [1, 0, 2]) for a in acc]
+        return nest.pack_sequence_as(cell.output_size, acc), state

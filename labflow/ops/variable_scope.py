@@ -121,9 +121,11 @@ class VariableScope:
         if reuse is None:
             reuse = self._reuse
         full_name = self.name + "/" + name if self.name else name
+        from labflow.framework.func_graph import outermost_graph
         g = get_default_graph()
-        # Variable names depend only on the variable scope, so the name scope is reset while creating.
-        with g.name_scope(None):
+        # Variable names depend only on the variable scope, so the name scope is reset while creating
+        # (in the graph that will hold the variable: a function's variables live in the outermost graph).
+        with g.name_scope(None), outermost_graph(g).name_scope(None):
             if dtype is not None and initializer is not None and not callable(initializer):
                 from labflow.framework.convert import convert_to_tensor
                 init_dtype = convert_to_tensor(initializer).dtype.base_dtype

@@ -350,10 +350,17 @@ del _name
 
 def _graph_for(initial_value: Any):
     if isinstance(initial_value, (Tensor, IndexedSlices)):
-        return initial_value.graph
+        g = initial_value.graph
+        if g.building_function:
+            raise ValueError(f"The initial value of a variable ({initial_value.name}) was computed inside "
+                             "a tf.cond / tf.while_loop function: variables are created in the outer graph "
+                             "(TF's init_scope). Pass a callable initial value (as tf.get_variable does) or a "
+                             "value computed outside.")
+        return g
     if isinstance(initial_value, Variable):
         return initial_value.graph
-    return get_default_graph()
+    from labflow.framework.func_graph import outermost_graph
+    return outermost_graph(get_default_graph())
 
 
 def _to_tensor(v: Variable, dtype: Any = None, name: str | None = None, as_ref: bool = False) -> Tensor:

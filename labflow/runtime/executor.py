@@ -36,7 +36,7 @@ VIEW_OPS = frozenset({"Identity", "Reshape", "Squeeze", "ExpandDims", "Transpose
 class NodeContext:
     """What a `needs_ctx` kernel sees of its node: name, device, resources and attrs."""
 
-    __slots__ = ("name", "op", "device", "resources", "attrs", "state")
+    __slots__ = ("name", "op", "device", "resources", "attrs", "state", "used_outputs")
 
     def __init__(self, node: PNode):
         self.name = node.name
@@ -45,6 +45,8 @@ class NodeContext:
         self.resources = node.device.resources
         self.attrs = node.attrs
         self.state: Any = None
+        # which outputs the plan reads (set at compile time): a kernel may skip work for the others
+        self.used_outputs: list[bool] | None = None
 
 
 class Step:
@@ -103,6 +105,22 @@ class CompiledPartition:
         return node
 
 
+def _device_copy(v: Any) -> Any:
+    return v.copy() if hasattr(v, "copy") else v
+
+
+def _may_alias_variable(src: PNode, idx: int) -> bool:
+    """True when the value of (src, idx) may share memory with a variable (updated in place later)."""
+    seen = 0
+    while True:
+        if src.out_dtypes[idx].is_ref_dtype:
+            return True
+        if src.type not in VIEW_OPS or not src.inputs or seen > 100:
+            return False
+        src, idx = src.inputs[0]
+        seen += 1
+
+
 def _may_alias_state(src: PNode, idx: int) -> bool:
     """True when the value of (src, idx) may share memory with a variable or a constant."""
     seen = 0
@@ -115,17 +133,20 @@ def _may_alias_state(src: PNode, idx: int) -> bool:
         seen += 1
 
 
-def compile_partition(part: Partition, traced: bool = False, index: int = 0) -> CompiledPartition:
+def compile_partition(part: Partition, traced: bool = False, index: int = 0,
+                      function: bool = False) -> CompiledPartition:
     """Generates and compiles the flat plan of one partition.
 
     `traced` makes a separate variant that records (node, start, end, outputs) per node into
     `step.traces[index]`; the untraced plan has no timing code at all, so tracing off costs nothing.
+    `function`: the plan of a control-flow function (runtime/functions.py): its results stay where they
+    are (on the device, 0-d arrays as arrays), copied only when they may share a variable's storage.
     """
     dev = part.device
     xp = dev.xp
     nodes = part.nodes
     g: dict[str, Any] = {"xp": xp, "_deref": deref, "_copy": _copy, "_scalar": _scalar, "_np": np,
-                         "__builtins__": __builtins__}
+                         "_dcopy": _device_copy, "__builtins__": __builtins__}
     if dev.device_type == "GPU":
         from labflow.backend import to_numpy
         g["_host"] = to_numpy
@@ -172,6 +193,12 @@ def compile_partition(part: Partition, traced: bool = False, index: int = 0) -> 
             stmt = f"{var(n, 0)} = " + (f"_todev({src_expr})" if dev.device_type == "GPU" else src_expr)
             if (id(n), 0) not in last_use:
                 stmt = "pass"
+        elif n.type == FETCH and function:
+            src, k = n.inputs[0]
+            e = fetch_expr(src, k, "dev") if not src.out_dtypes[k].is_ref_dtype else f"_deref({var(src, k)})"
+            if src.out_dtypes[k].is_ref_dtype or _may_alias_variable(src, k):
+                e = f"_dcopy({e})"
+            stmt = f"out[{n.attrs['index']}] = {e}"
         elif n.type == FETCH:
             src, k = n.inputs[0]
             e = fetch_expr(src, k, "host") if not src.out_dtypes[k].is_ref_dtype else var(src, k)
@@ -319,6 +346,8 @@ def _node_call(i: int, n: PNode, dev: Device, xp: Any, g: dict, var: Any, last_u
         call = f"k{i}({', '.join([f'x{i}'] + args + kw)})"
     nout = len(n.out_dtypes)
     used = [(id(n), k) in last_use for k in range(nout)]
+    if opdef.needs_ctx and f"c{i}" in g:
+        g[f"c{i}"].used_outputs = used
     if nout == 0 or not any(used):
         return call
     if nout == 1:

@@ -159,9 +159,11 @@ def partition(order: list[Operation], placement: dict[Operation, Device], feeds:
 
 def partition_graph_def(part: Partition) -> Any:
     """One partition as a GraphDef: every node with its full device name, Send/Recv included."""
+    from labflow.framework import function_io
     from labflow.framework.proto_convert import attr_value_from_python
     from labflow.framework.protos import graph_pb2
     gd = graph_pb2.GraphDef()
+    exporter = function_io.Exporter()
     for n in part.nodes:
         nd = gd.node.add(name=n.name, op=n.type, device=n.device.name)
         for src, k in n.inputs:
@@ -172,9 +174,16 @@ def partition_graph_def(part: Partition) -> Any:
             if value is None:
                 continue
             try:
-                nd.attr[key].CopyFrom(attr_value_from_python(value))
+                if function_io.encodes(value):  # an If/While's functions travel in the library
+                    nd.attr[key].CopyFrom(exporter.encode(value))
+                elif key == "record" and n.type in ("If", "While"):
+                    nd.attr[key].CopyFrom(function_io.encode_record(n.type, value))
+                else:
+                    nd.attr[key].CopyFrom(attr_value_from_python(value))
             except TypeError:
                 nd.attr[key].s = repr(value).encode()  # a labflow-only attr with no proto form
+    if len(exporter.library.function):
+        gd.library.CopyFrom(exporter.library)
     return gd
 
 

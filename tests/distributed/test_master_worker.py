@@ -310,3 +310,23 @@ def test_device_filters_limit_a_session_to_some_tasks(cluster):
     listed = cluster.master.ListDevices(mpb.ListDevicesRequest(session_handle=h))  # the session's devices
     assert {d.name.rsplit("/device:", 1)[0] for d in [*listed.local_device, *listed.remote_device]} == {
         "/job:ps/replica:0/task:0", "/job:worker/replica:0/task:0"}
+
+
+def test_control_flow_runs_on_a_remote_task_with_its_functions(cluster):
+    # The While/If functions travel in the GraphDef library: client -> master -> the worker that runs them.
+    g = tf.Graph()
+    with g.as_default():
+        with tf.device("/job:ps/task:0"):
+            w = tf.Variable([0.5, 2.0], name="w")
+        x = tf.placeholder(tf.float32, [2], name="x")
+        with tf.device("/job:worker/task:1"):
+            _, y = tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, tf.cond(
+                tf.reduce_sum(a) > 100.0, lambda: a, lambda: a * w)), [0, x])
+            (gw,) = tf.gradients(tf.reduce_sum(y), [w])
+    h = cluster.session(g)
+    cluster.run(h, g, targets=[w.initializer])
+    (out, grad), resp = cluster.run(h, g, [y, gw], feeds={x: [1.0, 1.0]})
+    np.testing.assert_allclose(out, [0.125, 8.0])
+    np.testing.assert_allclose(grad, [3 * 0.25, 3 * 4.0])  # d(x w^3)/dw = 3 x w^2
+    where = {p.node: p.device for p in resp.placement}
+    assert where["while"] == "/job:worker/replica:0/task:1/device:CPU:0"

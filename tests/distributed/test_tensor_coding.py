@@ -16,7 +16,7 @@ from labflow import dtypes, errors
 from labflow.distributed import tensor_coding as tc
 from labflow.distributed.tensor_coding import Reassembler, TensorHeader, chunks, decode, encode
 
-NUMERIC = [d for d in dtypes._BASE if d is not dtypes.string]
+NUMERIC = [d for d in dtypes._BASE if d not in (dtypes.string, dtypes.variant)]  # variant never travels
 SHAPES = [(), (0,), (3, 0, 2), (1,), (5,), (2, 3, 4)]
 
 

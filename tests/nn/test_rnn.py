@@ -137,9 +137,38 @@ def test_model_parallel_layers_on_two_devices_match_one_device():
     assert n_parts == 2
 
 
-def test_static_unrolling_needs_a_static_time_dimension():
-    with pytest.raises(ValueError, match="static number of time steps"):
-        tf.nn.dynamic_rnn(rnn_cell.GRUCell(2), tf.placeholder(tf.float32, [None, None, 3]), dtype=tf.float32)
+@pytest.mark.parametrize("time_major", [False, True])
+def test_an_unknown_number_of_steps_runs_a_while_loop_with_the_same_results(time_major):
+    r = np.random.RandomState(5)
+    xs, lens = r.randn(3, 6, 4), [6, 2, 0]
+    results, weights = [], None
+    for steps in (6, None):
+        g = tf.Graph()
+        with g.as_default():
+            shape = [steps, None, 4] if time_major else [None, steps, 4]
+            x = tf.placeholder(tf.float64, shape)
+            seq = tf.placeholder(tf.int32, [None])
+            cell = rnn_cell.MultiRNNCell([rnn_cell.BasicLSTMCell(5), rnn_cell.GRUCell(3)])
+            out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, dtype=tf.float64, time_major=time_major)
+            assert any(op.type == "While" for op in g.get_operations()) == (steps is None)
+            loss = tf.reduce_sum(out * out) + tf.reduce_sum(state[1])
+            grads = tf.gradients(loss, tf.trainable_variables() + [x])
+            with tf.Session() as s:
+                s.run(tf.global_variables_initializer())
+                if weights is None:
+                    weights = s.run(tf.trainable_variables())
+                else:  # the same weights in both graphs (their names are the same, TF's)
+                    for v, w in zip(tf.trainable_variables(), weights):
+                        v.load(w, s)
+                feed = {x: xs.transpose(1, 0, 2) if time_major else xs, seq: lens}
+                results.append(s.run([out, state, grads], feed))
+    (o1, s1, g1), (o2, s2, g2) = results
+    np.testing.assert_allclose(o2, o1, rtol=1e-12, atol=1e-15)
+    for a, b in zip(tf.nest.flatten(s2) + g2, tf.nest.flatten(s1) + g1):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_rnn_argument_errors():
     with pytest.raises(ValueError, match="dtype must be specified"):
         tf.nn.dynamic_rnn(rnn_cell.GRUCell(2), tf.placeholder(tf.float32, [1, 2, 3]))
     with pytest.raises(ValueError, match="rank 3"):
