@@ -101,9 +101,12 @@ def test_timeline_has_a_bar_per_node_and_a_row_per_thread(step):
     assert {b.device for b in v.bars} == {CPU0, CPU1}
     assert len(v.rows()) == len({(ds.device, ns.thread_id) for ds in md.step_stats.dev_stats
                                  for ns in ds.node_stats})
-    mm = next(b for b in v.bars if b.name == "layer1/MatMul")
-    assert mm.op == "MatMul" and mm.outputs == ["float32 [8,100] (3200 B)"]
-    assert re.search(r"<title>layer1/MatMul \(MatMul\)\n.*CPU:0, thread \d+\nstart \+.*duration", svg)
+    # (layer1's MatMul, bias add and relu run fused, as one _FusedMatMul named layer1/Relu)
+    mm = next(b for b in v.bars if b.name == "out/MatMul")
+    assert mm.op == "MatMul" and mm.outputs == ["float32 [8,10] (320 B)"]
+    assert re.search(r"<title>out/MatMul \(MatMul\)\n.*CPU:1, thread \d+\nstart \+.*duration", svg)
+    fused = next(b for b in v.bars if b.name == "layer1/Relu")
+    assert fused.op == "_FusedMatMul" and fused.device == CPU0
 
 
 def test_timeline_flows_join_each_send_to_its_recv(step):
