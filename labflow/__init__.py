@@ -52,8 +52,11 @@ from labflow.framework.proto_convert import make_ndarray, make_tensor_proto
 from labflow.ops.embedding_ops import dynamic_partition, dynamic_stitch
 from labflow.ops.data_flow_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from labflow.ops.accumulator_ops import ConditionalAccumulator, ConditionalAccumulatorBase, SparseConditionalAccumulator
+from labflow.ops.script_ops import numpy_function, py_func
+from labflow.ops.load_library import load_op_library
 
 from labflow import compat, contrib, initializers, layers, losses, math, metrics, nn, random, summary, train
+from labflow import user_ops
 from labflow.framework import nest
 
 __version__ = "0.1.0"
