@@ -33,6 +33,7 @@ from labflow.ops.array_ops import *
 from labflow.ops.clip_ops import *
 from labflow.ops.cond_while import *
 from labflow.ops.higher_order import *
+from labflow.ops.tensor_array_ops import TensorArray
 from labflow.ops.control_flow_ops import *
 from labflow.ops.init_ops import *
 from labflow.ops.logging_ops import *

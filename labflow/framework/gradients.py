@@ -116,6 +116,8 @@ def _aggregate(g, grads: list, dtype: _dt.DType) -> Any:
         vals = _op(g, "ConcatV2", [x.values for x in grads] + [axis], {"N": len(grads)})._outputs[0]
         idx = _op(g, "ConcatV2", [x.indices for x in grads] + [axis], {"N": len(grads)})._outputs[0]
         return IndexedSlices(vals, idx, grads[0].dense_shape)
+    if dtype.base_dtype == _dt.variant:  # gradients of a TensorArray's list: added element by element
+        return _op(g, "TensorListAddN", grads)._outputs[0]
     dense = [densify(x) if isinstance(x, IndexedSlices) else x for x in grads]
     return _op(g, "AddN", dense, {"N": len(dense)})._outputs[0]
 

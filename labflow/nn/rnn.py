@@ -4,9 +4,9 @@ Both unroll the cell in the graph, one step per time step, in variable scope "rn
 TF's: `rnn/basic_lstm_cell/kernel` from either function, so checkpoints are interchangeable with TF's).
 dynamic_rnn unrolls the same way when the number of time steps is in the inputs' static shape (the
 fastest form: every step's ops are in one plan, fused across steps); when it is not (a placeholder
-[batch, None, depth]), it runs the cell in a `tf.while_loop`, as TF does, collecting the outputs by
-concatenation. The results are TF's: with `sequence_length`, outputs past a row's length are zeros and
-its final state is the state at its last step.
+[batch, None, depth]), it runs the cell in a `tf.while_loop` over TensorArrays, as TF does. The results
+are TF's: with `sequence_length`, outputs past a row's length are zeros and its final state is the
+state at its last step.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _check_cell(cell: Any) -> None:
 
 
 def _batch_size(first: Tensor) -> Any:
-    dims = first.get_shape().as_list()
+    dims = first._shape_dims
     if dims is None or len(dims) < 2:
         raise ValueError(f"RNN inputs must be at least rank 2 ([batch, depth] per time step), saw shape "
                          f"{first.get_shape()}")
@@ -50,7 +50,7 @@ def _sequence_length(sequence_length: Any) -> Tensor | None:
     if sequence_length is None:
         return None
     seq = compare_ops.cast(convert_to_tensor(sequence_length), "int32")
-    dims = seq.get_shape().as_list()
+    dims = seq._shape_dims
     if dims is not None and len(dims) != 1:
         raise ValueError(f"sequence_length must be a vector of length batch_size, but saw shape: {seq.get_shape()}")
     return array_ops.identity(seq, name="sequence_length")
@@ -137,7 +137,7 @@ def dynamic_rnn(cell: Any, inputs: Any, sequence_length: Any = None, initial_sta
     axis = 0 if time_major else 1
     steps = set()
     for x in flat:
-        dims = x.get_shape().as_list()
+        dims = x._shape_dims
         if dims is None or len(dims) < 3:
             raise ValueError(f"dynamic_rnn inputs must be at least rank 3 ([batch, time, depth]), saw shape "
                              f"{x.get_shape()}")
@@ -158,27 +158,30 @@ def dynamic_rnn(cell: Any, inputs: Any, sequence_length: Any = None, initial_sta
 
 def _while_rnn(cell: Any, inputs: Any, flat: list, axis: int, sequence_length: Any, initial_state: Any,
                dtype: Any, scope: Any) -> tuple:
-    """dynamic_rnn over a time dimension known only at run time: a while_loop over time steps."""
+    """dynamic_rnn over a time dimension known only at run time: a while_loop over the time steps, inputs
+    read from and outputs written to TensorArrays (as TF's dynamic_rnn)."""
     from labflow.framework.shapes import TensorShape
     from labflow.ops import array_reshape_ops
     from labflow.ops.cond_while import while_loop
+    from labflow.ops.tensor_array_ops import TensorArray
     g = _graph_of(*flat)
     with g.as_default(), variable_scope(scope or "rnn"):
         time_major = [x if axis == 0 else array_reshape_ops.transpose(
-            x, [1, 0] + list(range(2, len(x.get_shape().as_list())))) for x in flat]
+            x, [1, 0] + list(range(2, len(x._shape_dims)))) for x in flat]
         first = time_major[0]
         n_steps = array_ops.shape(first)[0]
-        batch_dims = first.get_shape().as_list()[1]
+        batch_dims = first._shape_dims[1]
         batch = batch_dims if batch_dims is not None else array_ops.shape(first)[1]
         state = _initial_state(cell, batch, initial_state, dtype)
         seq = _sequence_length(sequence_length)
-        out_dtype = state_dtype = nest.flatten(state)[0].dtype.base_dtype
-        del state_dtype
-        sizes = nest.flatten(cell.output_size)
-        acc0 = [array_ops.zeros(array_join_ops.stack([0, batch, int(n)]), dtype=out_dtype) for n in sizes]
+        out_dtype = nest.flatten(state)[0].dtype.base_dtype
+        in_arrays = [TensorArray(x.dtype, size=n_steps, element_shape=list(x._shape_dims[1:])).unstack(x)
+                     for x in time_major]
+        out_arrays = [TensorArray(out_dtype, size=n_steps, element_shape=[batch_dims, int(n)])
+                      for n in nest.flatten(cell.output_size)]
 
-        def body(t: Any, st: Any, acc: Any) -> tuple:
-            step = nest.pack_sequence_as(inputs, [x[t] for x in time_major])
+        def body(t: Any, st: Any, outs: list) -> tuple:
+            step = nest.pack_sequence_as(inputs, [a.read(t) for a in in_arrays])
             output, new_state = cell(step, st)
             if seq is not None:
                 done = compare_ops.greater_equal(t, seq)
@@ -186,15 +189,14 @@ def _while_rnn(cell: Any, inputs: Any, flat: list, axis: int, sequence_length: A
                                             output)
                 new_state = nest.map_structure(lambda old, new: array_gather_ops.where(done, old, new), st,
                                                new_state)
-            outs = nest.flatten(output)
-            acc = [array_join_ops.concat([a, array_reshape_ops.expand_dims(o, 0)], 0) for a, o in zip(acc, outs)]
-            return t + 1, new_state, acc
+            return t + 1, new_state, [a.write(t, o) for a, o in zip(outs, nest.flatten(output))]
 
         invariants = (TensorShape([]), nest.map_structure(lambda s: TensorShape(s.get_shape().as_list()), state),
-                      [TensorShape([None, batch_dims, int(n)]) for n in sizes])
-        _, state, acc = while_loop(lambda t, st, acc: t < n_steps, body,
-                                   (array_ops.constant(0), state, acc0), shape_invariants=invariants,
-                                   name="while")
+                      [TensorShape([]) for _ in out_arrays])
+        _, state, outs = while_loop(lambda t, st, outs: t < n_steps, body,
+                                    (array_ops.constant(0), state, out_arrays), shape_invariants=invariants,
+                                    name="while")
+        stacked = [a.stack() for a in outs]
         if axis == 1:
-            acc = [array_reshape_ops.transpose(a, [1, 0, 2]) for a in acc]
-        return nest.pack_sequence_as(cell.output_size, acc), state
+            stacked = [array_reshape_ops.transpose(a, [1, 0, 2]) for a in stacked]
+        return nest.pack_sequence_as(cell.output_size, stacked), state

@@ -20,7 +20,7 @@ def _xent(labels: Tensor, logits: Tensor, softmax_loss_function: Any) -> Tensor:
 
 
 def _rank(t: Tensor, want: int, what: str) -> None:
-    dims = t.get_shape().as_list()
+    dims = t._shape_dims
     if dims is not None and len(dims) != want:
         raise ValueError(f"{what}, got shape {t.get_shape()}")
 
@@ -51,7 +51,7 @@ def sequence_loss(logits: Any, targets: Any, weights: Any, average_across_timest
         _rank(logits, 3, "Logits must be a [batch_size x sequence_length x logits] tensor")
         _rank(targets, 2, "Targets must be a [batch_size x sequence_length] tensor")
         _rank(weights, 2, "Weights must be a [batch_size x sequence_length] tensor")
-        classes = logits.get_shape().as_list()[2]
+        classes = logits._shape_dims[2] if logits._shape_dims is not None else None
         flat = array_ops.reshape(logits, [-1, classes if classes is not None else array_ops.shape(logits)[2]])
         crossent = _xent(array_ops.reshape(targets, [-1]), flat, softmax_loss_function)
         crossent = crossent * array_ops.reshape(weights, [-1])

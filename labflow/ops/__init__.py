@@ -13,6 +13,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     higher_order,
     init_ops,
     io_ops,
+    list_ops,
     logging_ops,
     math_ops,
     nn_ops,
@@ -20,6 +21,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     script_ops,
     sendrecv_ops,
     state_ops,
+    tensor_array_ops,
     variable_scope,
     variables,
 )

@@ -55,6 +55,13 @@ def _local_op(fg: FuncGraph, op: Operation) -> Operation:
         return no_op()
 
 
+def _as_arrays(values: list, arrays: dict) -> list:
+    """Loop values with the TensorArray positions re-wrapped around their lists (shape and dtype as given)."""
+    if not arrays:
+        return values
+    return [arrays[i]._with(v) if i in arrays else v for i, v in enumerate(values)]
+
+
 def _one_element(x: Any) -> bool:
     """A plain list or tuple of exactly one element (not a namedtuple)."""
     return isinstance(x, (list, tuple)) and not hasattr(x, "_fields") and len(x) == 1
@@ -220,7 +227,10 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
         raise TypeError("parallel_iterations must be a positive integer.")
     single = not nest.is_nested(loop_vars)
     structure = [loop_vars] if single else loop_vars
-    flat = [_to_tensor(x) for x in nest.flatten(structure)]
+    from labflow.ops.tensor_array_ops import TensorArray
+    leaves = nest.flatten(structure)
+    arrays = {i: x for i, x in enumerate(leaves) if isinstance(x, TensorArray)}  # carried as their lists
+    flat = [x.flow if i in arrays else _to_tensor(x) for i, x in enumerate(leaves)]
     if not flat:
         raise ValueError("No loop variables provided")
     if any(isinstance(x, Operation) for x in flat):
@@ -230,6 +240,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
     else:
         inv = [shape_invariants] if single else shape_invariants
         invariants = [as_shape(s).as_tuple() for s in nest.flatten(inv)] if nest.is_nested(inv) else None
+        if invariants is not None:
+            invariants = [() if i in arrays else s for i, s in enumerate(invariants)]
         if invariants is None or len(invariants) != len(flat):
             raise ValueError("shape_invariants must have the same structure as loop_vars")
         for t, s in zip(flat, invariants):
@@ -243,13 +255,28 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
         args = [(t, None if s is None else list(s)) for t, s in zip(flat, invariants)]
 
         def call(fn: Callable) -> Callable:
-            return lambda *phs: fn(*nest.pack_sequence_as(structure, list(phs)))
+            return lambda *phs: fn(*nest.pack_sequence_as(structure, _as_arrays(list(phs), arrays)))
+
+        body_arrays: dict[int, Any] = {}
+
+        def body_flows(*phs: Any) -> Any:
+            res = call(body)(*phs)
+            res_leaves = nest.flatten([res] if single and not nest.is_nested(res) else res)
+            for i, x in enumerate(res_leaves):
+                if isinstance(x, TensorArray):
+                    body_arrays[i] = x
+            if not body_arrays:
+                return res
+            out = [x.flow if isinstance(x, TensorArray) else x for x in res_leaves]
+            return nest.pack_sequence_as([res] if single and not nest.is_nested(res) else res, out)
 
         cond_fg, _, cond_flat = _trace(g, scope + "cond", call(cond), args, "cond")
         if len(cond_flat) != 1 or not isinstance(cond_flat[0], Tensor):
             raise TypeError("cond must return a single scalar bool tensor")
         _check_pred(cond_flat[0], "the result of cond")
-        body_fg, body_res, body_flat = _trace(g, scope + "body", call(body), args, "body")
+        body_fg, body_res, body_flat = _trace(g, scope + "body", body_flows, args, "body")
+        if single and nest.is_nested(body_res) and not nest.is_nested(loop_vars) and len(body_res) == 1:
+            body_res = body_res[0]
         if single and nest.is_nested(body_res) and len(nest.flatten(body_res)) == 1:
             body_res = body_res[0] if isinstance(body_res, (list, tuple)) else body_res
         elif not single and _one_element(structure) and not _one_element(body_res):
@@ -279,7 +306,7 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                  "back_prop": bool(back_prop)}
         control = list(dict.fromkeys(cond_fg.outer_control + body_fg.outer_control))
         op = g.create_op("While", inputs, attrs=attrs, name=scope, control_inputs=control or None)
-    results = op.outputs[:len(flat)]
+    results = _as_arrays(op.outputs[:len(flat)], {i: body_arrays.get(i, a) for i, a in arrays.items()})
     if len(results) == 1 and not return_same_structure:  # TF 1.x: one loop variable comes back bare
         return results[0]
     packed = nest.pack_sequence_as(structure, results)

@@ -16,7 +16,8 @@ from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Tensor
 from labflow.runtime import functions
 
-_DIFF = (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64, _dt.complex64, _dt.complex128)
+# A variant (a TensorArray's list) carries the gradients of the elements it holds.
+_DIFF = (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64, _dt.complex64, _dt.complex128, _dt.variant)
 
 
 def differentiable(t: Tensor) -> bool:
@@ -33,7 +34,6 @@ class GradFunction:
 
     def __init__(self, fg: Any, record: list, out_idx: list[int], in_idx: list[int]):
         from labflow.framework.gradients import gradients
-        from labflow.ops.array_ops import zeros_like
         self.fg = fg
         n0 = len(fg._ops)
         with fg.as_default():
@@ -44,7 +44,7 @@ class GradFunction:
                 del fg.inputs[-len(self.dys):]
             xs = [fg.inputs[i] for i in in_idx]
             grads = gradients(outs, xs, grad_ys=self.dys) if outs and xs else [None] * len(xs)
-            self.grads = [_dense(g) if g is not None else zeros_like(x) for g, x in zip(grads, xs)]
+            self.grads = [_dense(g) if g is not None else _zeros_for(x) for g, x in zip(grads, xs)]
         new_ops = fg._ops[n0:]
         made = {id(o) for o in new_ops}
         dy_ids = {id(t) for t in self.dys}
@@ -82,6 +82,9 @@ def _dense(g: Any) -> Tensor:
 
 def _zeros_for(t: Tensor) -> Tensor:
     from labflow.ops.array_ops import zeros_like
+    if t.dtype.base_dtype == _dt.variant:
+        from labflow.ops.common import make_op
+        return make_op("TensorListZeros", [t])._outputs[0]
     return zeros_like(t)
 
 

@@ -152,8 +152,16 @@ def while_grad_kernel(xp, recorded, *inputs, grad_fn, n_vars, Tout, output_shape
         res = grad_fn.run(ctx.device, values, dvars, step)
         dvars = res[:n_vars]
         for j, g in enumerate(res[n_vars:]):
-            total[j] = g if total[j] is None else total[j] + g
+            total[j] = g if total[j] is None else _add(total[j], g)
     for j, c in enumerate(caps):
-        if total[j] is None:
-            total[j] = xp.zeros_like(c) if c is not None and hasattr(c, "shape") else c
+        if total[j] is None and hasattr(c, "shape"):
+            total[j] = xp.zeros_like(c)  # (a list's gradient stays None: all zeros)
     return _ret(list(dvars) + total)
+
+
+def _add(a: Any, b: Any) -> Any:
+    """The sum of two gradients: arrays, or lists of a TensorArray (None entries are zeros)."""
+    if isinstance(a, tuple) or isinstance(b, tuple) or a is None or b is None:
+        from labflow.ops.list_ops import add_n_kernel
+        return add_n_kernel.generic_kernel(None, a, b)
+    return a + b

@@ -1,8 +1,6 @@
 """`tf.map_fn`, `tf.scan`, `tf.foldl`, `tf.foldr` (TF 1.x signatures), each one `tf.while_loop`.
 
-The per-element results are gathered by concatenation along a new leading axis (labflow has no
-TensorArray): a loop of n steps copies O(n^2) elements in all, which is small next to the work of any
-function worth mapping for the lengths these are used with. Gradients flow through all four.
+Elements are read from, and results written to, TensorArrays (as TF does); gradients flow through all four.
 """
 
 from __future__ import annotations
@@ -10,13 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from labflow import dtypes as _dt
 from labflow.framework import nest
 from labflow.framework.graph import get_default_graph
-from labflow.framework.shapes import TensorShape
-from labflow.ops import array_join_ops, array_ops, array_reshape_ops
+from labflow.ops import array_ops
 from labflow.ops.common import convert_to_tensor
-from labflow.ops.cond_while import cond, while_loop
+from labflow.ops.cond_while import while_loop
 
 __all__ = ["map_fn", "scan", "foldl", "foldr"]
 
@@ -26,25 +22,16 @@ def _elems(elems: Any, what: str) -> tuple[list, Any]:
     if not flat:
         raise ValueError(f"{what}: elems must not be empty")
     for e in flat:
-        d = e.get_shape().as_list()
+        d = e._shape_dims
         if d is not None and len(d) == 0:
             raise ValueError(f"{what}: elements in elems must be 1+ dimensional Tensors, not scalars ({e.name})")
     return flat, array_ops.shape(flat[0])[0]
 
 
-def _append(acc: Any, value: Any, first: Any) -> Any:
-    """acc with `value` appended along a new axis 0; on the first step acc is only a typed placeholder."""
-    row = array_reshape_ops.expand_dims(value, 0)
-    return cond(first, lambda: row, lambda: array_join_ops.concat([acc, row], 0))
-
-
-def _gathered(results: list, outs: list) -> list:
-    """Static shapes of the gathered results: [n] + the per-element result shape."""
-    for r, o in zip(results, outs):
-        d = o.get_shape().as_list()
-        if d is not None:
-            r.set_shape([None] + d)
-    return results
+def _arrays(flat: list, n: Any) -> list:
+    from labflow.ops.tensor_array_ops import TensorArray
+    return [TensorArray(e.dtype, size=n, element_shape=None if e._shape_dims is None else list(e._shape_dims[1:])
+                        ).unstack(e) for e in flat]
 
 
 def map_fn(fn: Callable, elems: Any, dtype: Any = None, parallel_iterations: int | None = None,
@@ -57,36 +44,34 @@ def map_fn(fn: Callable, elems: Any, dtype: Any = None, parallel_iterations: int
         elems: a tensor or a (nested) structure of tensors with the same first dimension.
         dtype: the dtype (structure) of fn's result when it differs from elems'.
         back_prop: whether gradients flow through.
+        infer_shape: learn the results' static shape from the first one fn returns.
         name: the name scope (default "map").
 
     Returns:
         The stacked results, structured like fn's result.
     """
-    del parallel_iterations, swap_memory, infer_shape
+    from labflow.ops.tensor_array_ops import TensorArray
+    del parallel_iterations, swap_memory
     flat, n = _elems(elems, "map_fn")
     out_dtypes = nest.flatten(dtype) if dtype is not None else [e.dtype.base_dtype for e in flat]
     g = get_default_graph()
     with g.name_scope(name or "map"):
-        accs = [array_ops.zeros([0], dtype=_dt.as_dtype(dt)) for dt in out_dtypes]
+        ins = _arrays(flat, n)
+        outs0 = [TensorArray(dt, size=n, infer_shape=infer_shape) for dt in out_dtypes]
         structure: list = []
-        outs_seen: list = []
 
-        def body(i: Any, acc: list) -> tuple:
-            out = fn(nest.pack_sequence_as(elems, [e[i] for e in flat]))
+        def body(i: Any, outs: list) -> tuple:
+            out = fn(nest.pack_sequence_as(elems, [a.read(i) for a in ins]))
             structure[:] = [out]
-            outs = [convert_to_tensor(o) for o in nest.flatten(out)]
-            if len(outs) != len(acc):
-                raise ValueError(f"map_fn: fn returned {len(outs)} tensors, but dtype says {len(acc)}; pass "
+            vals = nest.flatten(out)
+            if len(vals) != len(outs):
+                raise ValueError(f"map_fn: fn returned {len(vals)} tensors, but dtype says {len(outs)}; pass "
                                  "dtype= with the structure of fn's result")
-            outs_seen[:] = outs
-            first = i < 1
-            return i + 1, [_append(a, o, first) for a, o in zip(acc, outs)]
+            return i + 1, [a.write(i, v) for a, v in zip(outs, vals)]
 
-        _, results = while_loop(lambda i, acc: i < n, body, [array_ops.constant(0), accs],
-                                shape_invariants=[TensorShape([]), [TensorShape(None) for _ in accs]],
-                                back_prop=back_prop, name="while")
-        results = _gathered(results if isinstance(results, list) else [results], outs_seen)
-        return nest.pack_sequence_as(structure[0], results)
+        _, outs = while_loop(lambda i, outs: i < n, body, [array_ops.constant(0), outs0], back_prop=back_prop,
+                             name="while")
+        return nest.pack_sequence_as(structure[0], [a.stack() for a in outs])
 
 
 def scan(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations: int | None = None,
@@ -94,38 +79,35 @@ def scan(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations:
          name: str | None = None) -> Any:
     """The running results a_i = fn(a_{i-1}, elems[i]), stacked (TF 1.x `tf.scan`).
 
-    Without `initializer`, a_0 = elems[0] and the scan starts at the second element.
+    Without `initializer`, a_0 = elems[0] (elems[n-1] with `reverse`) and the scan starts at the next element.
     """
-    del parallel_iterations, swap_memory, infer_shape
+    from labflow.ops.tensor_array_ops import TensorArray
+    del parallel_iterations, swap_memory
     flat, n = _elems(elems, "scan")
     g = get_default_graph()
     with g.name_scope(name or "scan"):
+        ins = _arrays(flat, n)
+        first = n - 1 if reverse else 0
         if initializer is None:
             start = array_ops.constant(1)
-            a0 = nest.pack_sequence_as(elems, [e[n - 1] if reverse else e[0] for e in flat])
+            a0 = nest.pack_sequence_as(elems, [a.read(first) for a in ins])
         else:
             start = array_ops.constant(0)
             a0 = nest.map_structure(convert_to_tensor, initializer)
-        a_flat = nest.flatten(a0)
-        accs = [array_reshape_ops.expand_dims(a, 0) if initializer is None else
-                array_ops.zeros(array_join_ops.concat([[0], array_ops.shape(a)], 0), dtype=a.dtype.base_dtype)
-                for a in a_flat]
+        outs0 = [TensorArray(t.dtype, size=n, infer_shape=infer_shape) for t in nest.flatten(a0)]
+        if initializer is None:
+            outs0 = [o.write(first, t) for o, t in zip(outs0, nest.flatten(a0))]
 
-        def body(k: Any, a: Any, acc: list) -> tuple:
+        def body(k: Any, a: Any, outs: list) -> tuple:
             i = n - 1 - k if reverse else k
-            new = fn(a, nest.pack_sequence_as(elems, [e[i] for e in flat]))
+            new = fn(a, nest.pack_sequence_as(elems, [x.read(i) for x in ins]))
             nest.assert_same_structure(a, new, check_types=False)
-            outs = [convert_to_tensor(o) for o in nest.flatten(new)]
-            row = [array_reshape_ops.expand_dims(o, 0) for o in outs]
-            acc = [array_join_ops.concat([r, c] if reverse else [c, r], 0) for c, r in zip(acc, row)]
-            return k + 1, nest.pack_sequence_as(a, outs), acc
+            vals = [convert_to_tensor(v) for v in nest.flatten(new)]
+            return k + 1, nest.pack_sequence_as(a, vals), [o.write(i, v) for o, v in zip(outs, vals)]
 
-        invariants = [TensorShape([]), nest.map_structure(lambda t: TensorShape(t.get_shape().as_list()), a0),
-                      [TensorShape([None] + (t.get_shape().as_list() or [])) if t.get_shape().as_list()
-                       is not None else TensorShape(None) for t in a_flat]]
-        _, _, results = while_loop(lambda k, a, acc: k < n, body, [start, a0, accs],
-                                   shape_invariants=invariants, back_prop=back_prop, name="while")
-        return nest.pack_sequence_as(a0, results if isinstance(results, list) else [results])
+        _, _, outs = while_loop(lambda k, a, outs: k < n, body, [start, a0, outs0], back_prop=back_prop,
+                                name="while")
+        return nest.pack_sequence_as(a0, [o.stack() for o in outs])
 
 
 def _fold(fn: Callable, elems: Any, initializer: Any, back_prop: bool, name: str, reverse: bool) -> Any:

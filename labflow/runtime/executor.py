@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from labflow import dtypes as _dt
 from labflow import errors
 from labflow.backend import threads
 from labflow.runtime.devices import Device, deref
@@ -190,7 +191,9 @@ def compile_partition(part: Partition, traced: bool = False, index: int = 0,
         releases = [var(s, k) for s, k in dict.fromkeys(n.inputs) if last_use.get((id(s), k)) == i]
         if n.type == FEED:
             src_expr = f"feeds[{n.attrs['index']}]"
-            stmt = f"{var(n, 0)} = " + (f"_todev({src_expr})" if dev.device_type == "GPU" else src_expr)
+            # (a variant, a TensorArray's list, stays the Python object it is)
+            to_dev = dev.device_type == "GPU" and n.out_dtypes[0].base_dtype != _dt.variant
+            stmt = f"{var(n, 0)} = " + (f"_todev({src_expr})" if to_dev else src_expr)
             if (id(n), 0) not in last_use:
                 stmt = "pass"
         elif n.type == FETCH and function:
