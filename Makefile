@@ -70,6 +70,7 @@ gpu-check:
 	  2>> $(GPU_OUT)/labflow_gpu.err | sed 's/"labflow_gpu"/"labflow_gpu no RawKernels"/' >> $(GPU_OUT)/ablation.jsonl
 	-PYTHONPATH=. timeout 90 python3 benchmarks/step_profile.py --device gpu --jit default --host-top 30 > $(GPU_OUT)/profile_gpu.jsonl 2> $(GPU_OUT)/profile_gpu.err
 	-PYTHONPATH=. timeout 40 python3 benchmarks/gpu_launch_cost.py > $(GPU_OUT)/launch_cost.jsonl 2> $(GPU_OUT)/launch_cost.err
+	-PYTHONPATH=. timeout 60 python3 benchmarks/control_flow.py --device gpu --quick > $(GPU_OUT)/control_flow.jsonl 2>> $(GPU_OUT)/labflow_gpu.err
 	-PYTHONPATH=. timeout $(GPU_TEST_S) python3 -m pytest -q -m gpu tests/gpu -p no:cacheprovider -o addopts=-ra \
 	  --junitxml=$(GPU_OUT)/gpu-tests.xml > $(GPU_OUT)/gpu-tests.txt 2>&1
 	-python3 benchmarks/gpu_report.py $(GPU_OUT)
