@@ -27,7 +27,7 @@ from labflow.ops.common import (
 )
 from labflow.runtime.devices import VarRef, deref
 
-__all__ = ["assign", "assign_add", "assign_sub", "scatter_add", "scatter_sub", "scatter_update"]
+__all__ = ["assign", "assign_add", "assign_sub", "count_up_to", "scatter_add", "scatter_sub", "scatter_update"]
 
 
 # -- shape helpers shared with the training ops ------------------------------------------------------
@@ -137,6 +137,39 @@ def assign(ref: Any, value: Any, validate_shape: bool | None = None, use_locking
     attrs = {"validate_shape": True if validate_shape is None else bool(validate_shape),
              "use_locking": True if use_locking is None else bool(use_locking)}
     return make_tensor("Assign", [r, v], attrs, name or "Assign")
+
+
+# -- CountUpTo ----------------------------------------------------------------------------------------
+def _count_up_to_shape(ins, attrs):
+    check_ref(ins, "CountUpTo")
+    if dims(ins[0]) not in (None, ()):
+        raise ValueError(f"CountUpTo needs a scalar variable, got shape {list(dims(ins[0]))}")
+    return ins[0].dtype.base_dtype, ()
+
+
+@op("CountUpTo", inputs=("ref",), attrs={"limit": REQUIRED}, types=(_dt.int32, _dt.int64),
+    shape=_count_up_to_shape, ref_inputs=(0,), stateful=True, not_differentiable=True, needs_ctx=True)
+def count_up_to_kernel(xp, ref, *, limit, ctx):
+    """The variable's value before adding one, atomically; OutOfRangeError once it has reached `limit`
+    (what `tf.train.limit_epochs` counts epochs with)."""
+    from labflow import errors
+    with ref.lock:
+        cur = deref(ref)
+        before = cur.copy()
+        if int(before) >= limit:
+            raise errors.OutOfRangeError(None, ctx.op, f"Reached limit of {limit}")
+        xp.add(cur, 1, out=cur)
+    return before
+
+
+def count_up_to(ref: Any, limit: int, name: str | None = None) -> Tensor:
+    """Increments the scalar int variable `ref` until it reaches `limit` (TF 1.x `tf.count_up_to`).
+
+    Returns:
+        The value before the increment; running it once `ref` holds `limit` raises OutOfRangeError.
+    """
+    r = as_ref(ref)
+    return make_tensor("CountUpTo", [r], {"limit": int(limit), "T": r.dtype.base_dtype}, name or "CountUpTo")
 
 
 # -- AssignAdd / AssignSub ----------------------------------------------------------------------------

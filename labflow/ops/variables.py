@@ -260,6 +260,10 @@ class Variable:
         t = state_ops.assign_sub(self._variable, delta, use_locking=use_locking, name=name)
         return t if read_value else t.op
 
+    def count_up_to(self, limit: int) -> Tensor:
+        """Increments this scalar int variable until it reaches `limit` (see `tf.count_up_to`)."""
+        return state_ops.count_up_to(self._variable, limit)
+
     def _scatter(self, fn: Callable, sparse_delta: IndexedSlices, use_locking: bool,
                  name: str | None) -> Tensor:
         if not isinstance(sparse_delta, IndexedSlices):

@@ -29,6 +29,21 @@ from labflow.train.device_setter import (  # noqa: F401
     replica_device_setter,
 )
 from labflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
+from labflow.train.input import (  # noqa: F401
+    batch,
+    batch_join,
+    input_producer,
+    limit_epochs,
+    maybe_batch,
+    maybe_batch_join,
+    maybe_shuffle_batch,
+    maybe_shuffle_batch_join,
+    range_input_producer,
+    shuffle_batch,
+    shuffle_batch_join,
+    slice_input_producer,
+    string_input_producer,
+)
 from labflow.train.learning_rate_decay import (  # noqa: F401
     cosine_decay,
     exponential_decay,

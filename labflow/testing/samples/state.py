@@ -341,3 +341,14 @@ def _sparse_centered_rms():
            np.array(0.5), np.array(1e-3), _rand(3, 2), _SIDX]
     return [Case(_stateful(4, T.sparse_apply_centered_rms_prop), ins, _sparse_ref(_centered_ref, 4, 8),
                  dtypes=FLOATS, grad=False)]
+
+
+@samples("CountUpTo")
+def _count_up_to():
+    def build(x):
+        v, init = _var(x)
+        with tf.control_dependencies([init]):
+            return tf.count_up_to(v, 100)
+
+    return [Case(build, [np.asarray(7, np.int64)], lambda x: x, grad=False),
+            Case(build, [np.asarray(3, np.int32)], lambda x: x, grad=False, name="int32")]
