@@ -16,8 +16,8 @@ with MNIST, files found on disk are not checksummed on every read (`verify` does
 
 Differences from TF, on purpose: a valid/test word missing from the train vocabulary maps to the
 id of "<unk>" when the vocabulary has one, else raises ValueError (TF 0.x raised KeyError, TF 1.x
-dropped the word silently; the real files have no such words). `ptb_producer` is not provided:
-labflow has no `tf.train.range_input_producer` queue to build it on.
+dropped the word silently; the real files have no such words). `ptb_producer` is TF 1.x's queue-based batcher
+(a `tf.train.range_input_producer` of batch numbers, sliced out of the data in the graph).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from labflow.datasets._download import (
 
 __all__ = [
     "MIRRORS", "FILES", "SHA256", "EOS", "UNK", "CorruptDatasetError", "DatasetNotFoundError", "ptb_raw_data",
-    "ptb_files", "build_vocab", "file_to_word_ids", "id_to_word", "ptb_iterator", "epoch_size", "verify",
+    "ptb_files", "build_vocab", "file_to_word_ids", "id_to_word", "ptb_iterator", "ptb_producer", "epoch_size",
+    "verify",
 ]
 
 # Zaremba et al.'s copy of Mikolov's files (torchtext downloads the same), then a fork of that repo.
@@ -253,3 +254,29 @@ def ptb_iterator(raw_data: Sequence[int] | np.ndarray, batch_size: int,
     for i in range(n_batches):
         start = i * num_steps
         yield data[:, start:start + num_steps], data[:, start + 1:start + num_steps + 1]
+
+
+def ptb_producer(raw_data: Sequence[int], batch_size: int, num_steps: int, name: str | None = None) -> tuple:
+    """TF 1.x's `reader.ptb_producer`: (x, y) int32 tensors [batch_size, num_steps], y = x shifted by one,
+    the next batch of the epoch each time they are evaluated (batch numbers come from a
+    `tf.train.range_input_producer` queue: start its runner with `tf.train.start_queue_runners` or use a
+    `tf.train.MonitoredTrainingSession` / Supervisor).
+
+    Raises:
+        InvalidArgumentError: at run time, when the data holds no whole batch ("epoch_size == 0, ...").
+    """
+    import labflow as tf
+    with tf.name_scope(name, "PTBProducer", []):
+        raw = tf.convert_to_tensor(np.asarray(raw_data, np.int32), name="raw_data", dtype=tf.int32)
+        batch_len = tf.size(raw) // batch_size
+        data = tf.reshape(raw[0: batch_size * batch_len], [batch_size, batch_len])
+        n = (batch_len - 1) // num_steps
+        check = tf.Assert(tf.greater(n, 0), ["epoch_size == 0, decrease batch_size or num_steps"])
+        with tf.control_dependencies([check]):
+            n = tf.identity(n, name="epoch_size")
+        i = tf.train.range_input_producer(n, shuffle=False).dequeue()
+        x = tf.strided_slice(data, [0, i * num_steps], [batch_size, (i + 1) * num_steps])
+        x.set_shape([batch_size, num_steps])
+        y = tf.strided_slice(data, [0, i * num_steps + 1], [batch_size, (i + 1) * num_steps + 1])
+        y.set_shape([batch_size, num_steps])
+        return x, y

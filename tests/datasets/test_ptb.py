@@ -229,3 +229,40 @@ def test_checksum_mismatch(isolated, monkeypatch):
         ptb.verify(given)
     with pytest.raises(DatasetNotFoundError, match="Penn Treebank data not found"):
         ptb.verify(isolated / "nowhere")
+
+
+def test_ptb_producer_yields_the_iterator_batches_in_order():
+    import labflow as tf
+    raw = list(range(100))
+    want = list(ptb.ptb_iterator(raw, 3, 4))
+    x, y = ptb.ptb_producer(raw, 3, 4)
+    assert x.get_shape().as_list() == [3, 4] and y.get_shape().as_list() == [3, 4]
+    with tf.Session() as s:
+        coord = tf.train.Coordinator()
+        threads = tf.train.start_queue_runners(s, coord=coord)
+        try:
+            for wx, wy in want + want[:2]:  # the queue goes on to the next epoch
+                gx, gy = s.run([x, y])
+                np.testing.assert_array_equal(gx, wx)
+                np.testing.assert_array_equal(gy, wy)
+        finally:
+            coord.request_stop()
+            s.close()
+            coord.join(threads, stop_grace_period_secs=5)
+
+
+def test_ptb_producer_without_a_whole_batch_says_why():
+    import labflow as tf
+    x, _ = ptb.ptb_producer(list(range(5)), 3, 4)
+    with tf.Session() as s:
+        coord = tf.train.Coordinator()
+        threads = tf.train.start_queue_runners(s, coord=coord)
+        # The queue runner fails and closes the queue (the step fails); the coordinator re-raises its error.
+        with pytest.raises(tf.errors.InvalidArgumentError, match="epoch_size == 0, decrease batch_size"):
+            try:
+                s.run(x)
+            except tf.errors.OpError:
+                pass
+            finally:
+                coord.request_stop()
+                coord.join(threads, stop_grace_period_secs=5)
