@@ -123,13 +123,8 @@ class BasicRNNCell(LayerRNNCell):
         self._num_units = int(num_units)
         self._activation = _activation(activation)
 
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
+    state_size = property(lambda self: self._num_units, doc="The state is the output: num_units wide.")
+    output_size = state_size
 
     def build(self, inputs_shape: Any) -> None:
         depth = _input_depth(self, inputs_shape)
@@ -142,24 +137,14 @@ class BasicRNNCell(LayerRNNCell):
         return output, output
 
 
-class GRUCell(LayerRNNCell):
+class GRUCell(BasicRNNCell):
     """The gated recurrent unit (Cho et al. 2014), TF's variables `gates/*` and `candidate/*`."""
 
     def __init__(self, num_units: int, activation: Any = None, reuse: Any = None, kernel_initializer: Any = None,
                  bias_initializer: Any = None, name: str | None = None, dtype: Any = None, **kwargs: Any):
-        super().__init__(_reuse=reuse, name=name, dtype=dtype, **kwargs)
-        self._num_units = int(num_units)
-        self._activation = _activation(activation)
+        super().__init__(num_units, activation, reuse=reuse, name=name, dtype=dtype, **kwargs)
         self._kernel_initializer = kernel_initializer
         self._bias_initializer = bias_initializer
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
     def build(self, inputs_shape: Any) -> None:
         depth = _input_depth(self, inputs_shape) + self._num_units

@@ -13,6 +13,7 @@ import urllib.error
 
 import numpy as np
 import pytest
+from fake_http import serve
 
 import labflow as tf
 from labflow.datasets import _download, mnist
@@ -358,27 +359,6 @@ def test_offline_error_names_files_folders_and_cause(isolated, monkeypatch):
     assert "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz" in msg
     assert "$LABFLOW_DATA/mnist" in msg
     assert not any(p.name.endswith(".part") for p in train.iterdir())
-
-
-class FakeResponse(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def serve(monkeypatch, table: dict[str, bytes]) -> list[str]:
-    """Replaces the opener: URLs in `table` get its bytes, others fail. Returns the URLs asked for."""
-    asked = []
-
-    def opener(url, timeout):
-        asked.append(url)
-        if url not in table:
-            raise urllib.error.URLError(f"unreachable: {url}")
-        return FakeResponse(table[url])
-    monkeypatch.setattr(_download, "_urlopen", opener)
-    return asked
 
 
 def test_download_verifies_and_saves_atomically(isolated, monkeypatch):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import urllib.error
 
 import numpy as np
 import pytest
+from fake_http import serve
 
 import labflow as tf
 from labflow.datasets import _download, ptb
@@ -173,27 +173,6 @@ def test_offline_error_says_where_to_put_the_files(isolated, monkeypatch):
                          "network is unreachable (test)", ptb.MIRRORS[0] + "ptb.train.txt"):
         assert text in msg
     assert not any(p.name.endswith(".part") for p in given.iterdir())
-
-
-class FakeResponse(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def serve(monkeypatch, table: dict[str, bytes]) -> list[str]:
-    """Replaces the opener: URLs in `table` get its bytes, others fail. Returns the URLs asked for."""
-    asked = []
-
-    def opener(url, timeout):
-        asked.append(url)
-        if url not in table:
-            raise urllib.error.URLError(f"unreachable: {url}")
-        return FakeResponse(table[url])
-    monkeypatch.setattr(_download, "_urlopen", opener)
-    return asked
 
 
 def corpus_bytes() -> dict[str, bytes]:
