@@ -12,6 +12,7 @@ from labflow.dtypes import (
     DType, as_dtype, bfloat16, bool, complex64, complex128, double, float16, float32, float64, half, int8,
     int16, int32, int64, string, uint8, uint16, uint32, uint64,
 )
+from labflow.dtypes import qint8, qint16, qint32, quint8, quint16
 from labflow.framework.constant_value import constant_value as get_static_value
 from labflow.framework.convert import (
     convert_to_tensor, convert_to_tensor_or_indexed_slices, register_tensor_conversion_function,
@@ -53,12 +54,18 @@ from labflow.framework.proto_convert import make_ndarray, make_tensor_proto
 from labflow.ops.embedding_ops import dynamic_partition, dynamic_stitch
 from labflow.ops.data_flow_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from labflow.ops.accumulator_ops import ConditionalAccumulator, ConditionalAccumulatorBase, SparseConditionalAccumulator
+from labflow.ops.quantized_ops import (
+    dequantize, fake_quant_with_min_max_args, fake_quant_with_min_max_args_gradient, fake_quant_with_min_max_vars,
+    fake_quant_with_min_max_vars_gradient, fake_quant_with_min_max_vars_per_channel,
+    fake_quant_with_min_max_vars_per_channel_gradient, quantization, quantize, quantize_v2,
+)
 from labflow.ops.script_ops import numpy_function, py_func
 from labflow.ops.load_library import load_op_library
 
 from labflow import compat, contrib, initializers, layers, losses, math, metrics, nn, random, summary, train
 from labflow import user_ops
 from labflow.framework import nest
+from labflow.tools import graph_util
 
 __version__ = "0.1.0"
 

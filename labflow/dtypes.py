@@ -11,7 +11,7 @@ import numpy as np
 __all__ = [
     "DType", "as_dtype", "float16", "half", "bfloat16", "float32", "float64", "double", "int8", "int16",
     "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string", "complex64", "complex128",
-    "variant",
+    "variant", "qint8", "quint8", "qint16", "quint16", "qint32",
 ]
 
 _REF_OFFSET = 100
@@ -100,7 +100,7 @@ class DType:
 
     @property
     def is_quantized(self) -> bool:
-        return False
+        return self.base_dtype in _QUANTIZED
 
     @property
     def is_bool(self) -> bool:
@@ -117,7 +117,7 @@ class DType:
 
     def _limit(self, which: str) -> Any:
         b = self.base_dtype
-        if b in (bool, string, complex64, complex128):
+        if b in (bool, string, complex64, complex128) or b.is_quantized:
             raise TypeError(f"Cannot find {'minimum' if which == 'min' else 'maximum'} value of {self}.")
         info = ml_dtypes.finfo(b._np) if b.is_floating else np.iinfo(b._np)
         return getattr(info, which)
@@ -216,6 +216,22 @@ _BY_NP_TYPE: dict[Any, DType] = {d._np: d for d in _BASE if d not in (string, va
 _BY_NP_TYPE.update({np.object_: string, np.bytes_: string, np.str_: string})
 for _t in (np.intc, np.uintc, np.int_, np.uint, np.longlong, np.ulonglong):
     _BY_NP_TYPE.setdefault(_t, next(d for d in _BASE if d is not string and np.dtype(d._np) == np.dtype(_t)))
+# TF's quantized types (8-bit inference: QuantizeV2, QuantizedMatMul, ...). Their values are plain NumPy
+# integer arrays (TF uses one-field structured dtypes), so kernels compute on them directly. They stay out
+# of _BASE and _BY_NP_TYPE: an array's dtype always means the plain type (uint8 -> uint8); a quantized
+# dtype comes only from its name, its enum or an op's declared output.
+qint8 = DType(11, "qint8", np.int8)
+quint8 = DType(12, "quint8", np.uint8)
+qint32 = DType(13, "qint32", np.int32)
+qint16 = DType(15, "qint16", np.int16)
+quint16 = DType(16, "quint16", np.uint16)
+_QUANTIZED = (qint8, quint8, qint16, quint16, qint32)
+for _d in _QUANTIZED:
+    _BY_ENUM[_d._enum] = _d
+    _BY_ENUM[_d._enum + _REF_OFFSET] = DType(_d._enum + _REF_OFFSET, _d._name + "_ref", _d._np)
+    globals()[_d._name + "_ref"] = _BY_ENUM[_d._enum + _REF_OFFSET]
+    _BY_NAME[_d._name] = _d
+    _BY_NAME[_d._name + "_ref"] = _BY_ENUM[_d._enum + _REF_OFFSET]
 # Python types TF accepts: float -> float32, bool -> bool, object -> string (int and str are ambiguous).
 _BY_PY = {float: float32, _builtins.bool: bool, object: string}
 

@@ -17,6 +17,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     logging_ops,
     math_ops,
     nn_ops,
+    quantized_ops,
     random_ops,
     script_ops,
     sendrecv_ops,

@@ -1,4 +1,4 @@
-"""The `labflow` command line: `labflow demo`, `labflow server`, `labflow version`."""
+"""The `labflow` command line: `labflow demo`, `labflow server`, `labflow quantize`, `labflow version`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_demo(sub)
     from labflow.distributed import server_main
     server_main.add_parser(sub)
+    from labflow.tools import quantize
+    quantize.add_parser(sub)
     sub.add_parser("version", help="print the version")
     args = p.parse_args(argv)
     if args.cmd == "demo":
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     if args.cmd == "server":
         return server_main.main(args)
+    if args.cmd == "quantize":
+        return quantize.main(args)
     if args.cmd == "version":
         import labflow
         print(labflow.__version__)
