@@ -9,3 +9,9 @@ from labflow.ops.embedding_ops import embedding_lookup  # noqa: F401
 from labflow.ops.math_ops import sigmoid, tanh  # noqa: F401 - TF exposes these under tf.nn as well
 from labflow.ops.nn_extra_ops import *  # noqa: F401,F403 - relu6, elu, leaky_relu, softplus, top_k, in_top_k
 from labflow.ops.nn_ops import *  # noqa: F401,F403
+from labflow.ops.quantized_nn_ops import (  # noqa: F401,E402 - TF 1.x's tf.nn.quantized_*
+    quantized_avg_pool,
+    quantized_conv2d,
+    quantized_max_pool,
+    quantized_relu_x,
+)
