@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from labflow import dtypes as _dt
+from labflow.framework.func_graph import outermost_graph
 from labflow.framework.graph import GraphKeys, _graph_of
 from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Tensor
@@ -206,14 +207,17 @@ class Layer:
         scope_arg = kwargs.pop("scope", None)
         flat = [x for x in _flatten(inputs) if isinstance(x, Tensor) or hasattr(x, "_as_graph_element")]
         g = _graph_of(*flat)
-        if self._graph is not None and g is not self._graph:
+        # (a cell called inside a tf.while_loop body is in the loop's function graph: the graph that
+        # counts is the one holding its weights)
+        home = outermost_graph(g)
+        if self._graph is not None and home is not self._graph:
             raise ValueError(f"Layer '{self.name}' was built in another graph: a layer object can only be "
                              "called on tensors of one graph.")
         with g.as_default():
             if self._scope is None:
                 with self._scope_cm(scope_arg) as vs:
                     self._scope = vs
-                    self._graph = g
+                    self._graph = home
                     return self._build_and_call(inputs, args, kwargs)
             with variable_scope(self._scope, reuse=True, auxiliary_name_scope=False), \
                     g.name_scope(self._scope.original_name_scope or None):

@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
@@ -25,14 +26,14 @@ pytest.importorskip("matplotlib")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = ["01_mnist_softmax", "02_deep_mnist", "03_mechanics_101", "04_inspecting_graphs", "05_distributed",
-         "06_ptb_lstm"]
+         "06_ptb_lstm", "07_char_rnn"]
 MARKER = "@@LABFLOW_RESULTS@@"
 # Appended to each executed copy: the notebook's result variables, as JSON on one line.
 REPORT = f"""\
 import json as _json
 _names = ["test_accuracy", "softmax_accuracy", "precisions", "restored_precision", "logged", "STEPS",
           "sync_accuracy", "async_steps", "straggler_step_s", "STRAGGLE_S", "train_perplexity", "valid_perplexity",
-          "test_perplexity", "samples", "curve"]
+          "test_perplexity", "samples", "curve", "losses", "valid_loss", "unigram"]
 _g = globals()
 print({MARKER!r} + _json.dumps({{n: _g[n] for n in _names if n in _g}}, default=float))"""
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -223,5 +224,20 @@ def test_ptb_lstm_notebook(tmp_path, monkeypatch, mnist_dir):
     html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.outputs)
     assert "Send/Recv pairs" in html  # the two-device LSTM's placement
+    assert _has_png(nb)
+    _assert_progress_bar(nb)
+
+
+def test_char_rnn_notebook(tmp_path, monkeypatch, mnist_dir):
+    if not (Path(mnist_dir).parent / "tinyshakespeare" / "input.txt").is_file():
+        pytest.skip("tinyshakespeare not found under LABFLOW_DATA/tinyshakespeare")
+    nb, results = _execute("07_char_rnn", tmp_path, monkeypatch, mnist_dir)
+    losses = results["losses"]
+    assert results["STEPS"] == len(losses) == 150, "LABFLOW_QUICK=1 must shorten the run to 150 steps"
+    # From uniform (ln 65 = 4.17) to below the character-frequency baseline, on training and held-out text.
+    assert losses[0] > 4.0 and np.mean(losses[-20:]) < results["unigram"] - 0.3, (losses[0], losses[-20:])
+    assert results["valid_loss"] < results["unigram"], results["valid_loss"]
+    samples = results["samples"]
+    assert set(samples) == {"0.5", "1.0"} and all(s.startswith("ROMEO:") and len(s) == 307 for s in samples.values())
     assert _has_png(nb)
     _assert_progress_bar(nb)
