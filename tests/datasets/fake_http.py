@@ -27,3 +27,8 @@ def serve(monkeypatch, table: dict[str, bytes]) -> list[str]:
         return FakeResponse(table[url])
     monkeypatch.setattr(_download, "_urlopen", opener)
     return asked
+
+
+def no_network(url, timeout):
+    """An opener for a machine without a network."""
+    raise urllib.error.URLError("network is unreachable (test)")

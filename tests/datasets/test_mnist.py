@@ -9,14 +9,13 @@ import os
 import pickle
 import struct
 import time
-import urllib.error
 
 import numpy as np
 import pytest
 from fake_http import serve
 
 import labflow as tf
-from labflow.datasets import _download, mnist
+from labflow.datasets import mnist
 from labflow.datasets.mnist import CorruptDatasetError, DataSet, DatasetNotFoundError
 
 FILES = mnist.FILES
@@ -58,20 +57,6 @@ def write_files(d, files: dict[str, bytes], gz: bool | dict = True, only=None) -
         with open(path, "wb") as f:
             f.write(gzip.compress(data) if zipped else data)
     return str(d)
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No $LABFLOW_DATA, an empty HOME, and no network: only what a test writes is found."""
-    monkeypatch.delenv("LABFLOW_DATA", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-
-    def no_network(url, timeout):
-        raise urllib.error.URLError("network is unreachable (test)")
-    monkeypatch.setattr(_download, "_urlopen", no_network)
-    return tmp_path
 
 
 def read(train_dir, **kw):

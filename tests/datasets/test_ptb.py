@@ -5,11 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import urllib.error
 
 import numpy as np
 import pytest
-from fake_http import serve
+from fake_http import no_network, serve
 
 import labflow as tf
 from labflow.datasets import _download, ptb
@@ -32,21 +31,6 @@ def write_corpus(d, train=TRAIN, valid=VALID, test=TEST, gz=False) -> str:
     return str(d)
 
 
-def _no_network(url, timeout):
-    raise urllib.error.URLError("network is unreachable (test)")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No $LABFLOW_DATA, an empty HOME, and no network: only what a test writes is found."""
-    monkeypatch.delenv("LABFLOW_DATA", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(_download, "_urlopen", _no_network)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def real():
     """(ptb folder, ptb_raw_data of it), read once for the module (~1 s)."""
@@ -55,7 +39,7 @@ def real():
     if not d or not os.path.isdir(d):
         pytest.skip("PTB files not found: set LABFLOW_DATA to a folder with ptb/ (see README)")
     with pytest.MonkeyPatch.context() as mp:  # an incomplete folder must fail here, not download
-        mp.setattr(_download, "_urlopen", _no_network)
+        mp.setattr(_download, "_urlopen", no_network)
         return d, ptb.ptb_raw_data(d)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import urllib.error
 
 import numpy as np
 import pytest
-from fake_http import serve
+from fake_http import no_network, serve
 
 import labflow as tf
 from labflow.datasets import _download, ptb, tinyshakespeare
@@ -27,21 +26,6 @@ def write_text(d, text=TEXT, gz=False) -> str:
     return str(d)
 
 
-def _no_network(url, timeout):
-    raise urllib.error.URLError("network is unreachable (test)")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No $LABFLOW_DATA, an empty HOME, and no network: only what a test writes is found."""
-    monkeypatch.delenv("LABFLOW_DATA", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(_download, "_urlopen", _no_network)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def real():
     """(path of input.txt, its text), read once for the module."""
@@ -50,7 +34,7 @@ def real():
     if not d or not os.path.isfile(os.path.join(d, FILE)):
         pytest.skip("Tiny Shakespeare not found: set LABFLOW_DATA to a folder with tinyshakespeare/input.txt")
     with pytest.MonkeyPatch.context() as mp:  # a missing file must fail here, not download
-        mp.setattr(_download, "_urlopen", _no_network)
+        mp.setattr(_download, "_urlopen", no_network)
         return tinyshakespeare.text_file(d), tinyshakespeare.load(d)
 
 
