@@ -210,7 +210,7 @@ class Worker:
         if reg.remote_recvs:
             rdv.prefetch(reg.remote_recvs)
         traced = reg.traced
-        traces: list | None = [[] for _ in reg.compiled] if traced else None
+        traces: list | None = tracing.Traces(len(reg.compiled)) if traced else None
         origin = tracing.clock_origin() if traced else None
         st = executor.Step(rdv, request.step_id, None, traces)
         err = executor.run_partitions(reg.compiled, feeds, out, st, self._pool)

@@ -69,9 +69,9 @@ class GradFunction:
         self.fg, self.needed, self.dys, self.grads, self.positions = fg, needed, dys, grads, positions
         return self
 
-    def run(self, device: Any, recorded: list, dys: list, step: Any) -> list:
+    def run(self, device: Any, recorded: list, dys: list, step: Any, caller: str = "") -> list:
         fn = functions.get(self.fg, device, self.needed + self.dys, self.grads)
-        return fn([recorded[p] for p in self.positions] + list(dys), step)
+        return fn([recorded[p] for p in self.positions] + list(dys), step, caller)
 
 
 def _dense(g: Any) -> Tensor:

@@ -65,7 +65,7 @@ def if_kernel(xp, cond, *inputs, then_branch, else_branch, Tout, output_shapes, 
     fg = (then_branch, else_branch)[branch]
     wanted = _history_wanted(ctx, record[0] or record[1])
     keep = record[branch] if wanted else []
-    res = functions.get(fg, ctx.device, fg.inputs, fg.outputs + keep)(list(inputs), step)
+    res = functions.get(fg, ctx.device, fg.inputs, fg.outputs + keep)(list(inputs), step, ctx.name)
     n = len(fg.outputs)
     return _ret(list(res[:n]) + [Recorded(branch, res[n:]) if wanted else None])
 
@@ -94,7 +94,7 @@ def _if_grad(op, *grads):
     outputs=lambda attrs, n: len(attrs["Tout"]), not_differentiable=True, needs_ctx=True, needs_step=True)
 def if_grad_kernel(xp, recorded, *grads, branches, Tout, output_shapes, ctx, step):
     fn = branches[recorded.branch]
-    return _ret(fn.run(ctx.device, recorded.values, list(grads), step))
+    return _ret(fn.run(ctx.device, recorded.values, list(grads), step, ctx.name))
 
 
 # -- While -------------------------------------------------------------------------------------------------
@@ -120,9 +120,9 @@ def while_kernel(xp, *inputs, cond, body, T, Tout, output_shapes, n_cond_capture
     history: list | None = [] if wanted else None
     i = 0
     while limit is None or i < limit:
-        if not _truth(cond_fn(loop_vars + cond_caps, step)[0]):
+        if not _truth(cond_fn(loop_vars + cond_caps, step, ctx.name)[0]):
             break
-        res = body_fn(loop_vars + body_caps, step)
+        res = body_fn(loop_vars + body_caps, step, ctx.name)
         loop_vars = res[:n]
         if history is not None:
             history.append(res[n:])
@@ -149,7 +149,7 @@ def while_grad_kernel(xp, recorded, *inputs, grad_fn, n_vars, Tout, output_shape
     caps = inputs[n_vars:]
     total: list = [None] * len(caps)
     for values in reversed(recorded.values if recorded is not None else []):
-        res = grad_fn.run(ctx.device, values, dvars, step)
+        res = grad_fn.run(ctx.device, values, dvars, step, ctx.name)
         dvars = res[:n_vars]
         for j, g in enumerate(res[n_vars:]):
             total[j] = g if total[j] is None else _add(total[j], g)

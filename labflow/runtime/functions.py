@@ -37,22 +37,64 @@ class CompiledFunction:
             rewrite.optimize(p)
             if elementwise_fusion.enabled(device.device_type, opts):
                 elementwise_fusion.fuse_elementwise(p)
-        self.plan = executor.compile_partition(parts[0], function=True) if parts else None
+        self._part = parts[0] if parts else None
+        self.plan = executor.compile_partition(self._part, function=True) if parts else None
+        self._traced_plan: Any = None
+        self.device_name = device.name
         self.n_out = len(outputs)
 
-    def __call__(self, args: list, step: Any) -> list:
+    def __call__(self, args: list, step: Any, caller: str = "") -> list:
+        """The results for `args`; `caller` (the calling op's name) names the nodes in a traced step."""
         out: list = [None] * self.n_out
         if self.plan is not None:
-            try:
-                self.plan.fn(args, out, step)
-            except Exception as e:  # noqa: BLE001 - named after the node inside the function
-                err = executor.translate_error(e, self.plan)
-                if isinstance(err, errors.OpError) and "in function '" not in err.message:
-                    err = type(err)(None, err.op, f"{err.message}\n\t in function '{self.name}'")
-                raise err from None
+            traces = getattr(step, "traces", None)
+            if traces is not None and hasattr(traces, "functions"):
+                self._run_traced(args, out, step, traces, caller)
+            else:
+                self._run(self.plan, args, out, step)
         for i, j in self.from_args:
             out[i] = args[j]
         return out
+
+    def _run(self, plan: Any, args: list, out: list, step: Any) -> None:
+        try:
+            plan.fn(args, out, step)
+        except Exception as e:  # noqa: BLE001 - named after the node inside the function
+            err = executor.translate_error(e, plan)
+            if isinstance(err, errors.OpError) and "in function '" not in err.message:
+                err = type(err)(None, err.op, f"{err.message}\n\t in function '{self.name}'")
+            raise err from None
+
+    def _run_traced(self, args: list, out: list, step: Any, traces: Any, caller: str) -> None:
+        """A FULL_TRACE step: the traced plan, its records kept for the step's stats (output values
+        reduced to their shapes and sizes: a long loop would otherwise keep every intermediate alive)."""
+        if self._traced_plan is None:
+            self._traced_plan = executor.compile_partition(self._part, traced=True, function=True)
+        prefix = getattr(traces, "prefix", "") + (caller + "/" if caller else "")
+        sub = _FunctionTraces(traces.functions, prefix)
+        self._run(self._traced_plan, args, out, executor.Step(step.rendezvous, step.step_id, step.session, sub))
+        records = [(i, t0, t1, tuple(_Meta(v) for v in outs), *rest) for i, t0, t1, outs, *rest in sub[0]]
+        traces.functions.append((self.device_name, prefix, self._traced_plan.nodes, records))
+
+
+class _FunctionTraces(list):
+    """What a function's traced plan records into: its own list, and the step's list of function records
+    for the functions it calls in turn (named under `prefix`)."""
+
+    def __init__(self, functions: list, prefix: str):
+        super().__init__([[]])
+        self.functions = functions
+        self.prefix = prefix
+
+
+class _Meta:
+    """A traced output's shape and size, without its value."""
+
+    __slots__ = ("shape", "nbytes")
+
+    def __init__(self, v: Any):
+        self.shape = tuple(getattr(v, "shape", ()))
+        self.nbytes = int(getattr(v, "nbytes", 0) or 0)
 
 
 def _default_optimizer_options() -> Any:

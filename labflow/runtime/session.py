@@ -150,7 +150,7 @@ class BaseSession:
     def _execute_traced(self, step: _CompiledStep, feed_values: list, run_metadata: Any) -> list:
         from labflow.runtime import tracing
         out: list = [None] * step.nfetch
-        traces: list[list] = [[] for _ in step.partitions]
+        traces = tracing.Traces(len(step.partitions))
         origin = tracing.clock_origin()
         if len(step.partitions) == 1:
             st = executor.Step(None, next(_step_ids), self, traces)

@@ -328,3 +328,19 @@ def test_map_fn_scan_and_folds_match_numpy_with_gradients():
     np.testing.assert_allclose(v[5], a)
     # d/dx [sum_i |x_i|^2 + sum_i sum_{j<=i} x_j] = 2 x + (n - i)
     np.testing.assert_allclose(v[6], 2 * xv + (5 - np.arange(5))[:, None])
+
+
+def test_a_traced_step_shows_each_iteration_of_a_loop_and_its_gradient():
+    from labflow.notebook import TimelineView
+    x = tf.placeholder(tf.float32, [3])
+    y = tf.while_loop(lambda i, a: i < 4, lambda i, a: (i + 1, tf.tanh(a) * 2.0), [0, x], name="loop")[1]
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    with tf.Session() as s:
+        md = tf.RunMetadata()
+        s.run(g, {x: [1.0, 2.0, 3.0]}, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=md)
+    names = [ns.node_name for ds in md.step_stats.dev_stats for ns in ds.node_stats]
+    assert names.count("loop/Tanh") == 4 and names.count("loop/Less") == 5  # the body 4 times, the test 5
+    assert names.count("gradients/loop_grad/WhileGrad/gradients/Tanh_grad/TanhGrad") == 4
+    tanh = next(ns for ds in md.step_stats.dev_stats for ns in ds.node_stats if ns.node_name == "loop/Tanh")
+    assert [d.size for d in tanh.output[0].tensor_description.shape.dim] == [3]
+    assert sum(b.name == "loop/Tanh" for b in TimelineView(md).bars) == 4
