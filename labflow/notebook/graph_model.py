@@ -138,18 +138,58 @@ def _site_text(op: Any) -> str:
 
 
 def from_graph(graph: Any) -> GraphModel:
-    """A model of a labflow `Graph` (every op, its inferred shapes and where it was created)."""
-    nodes = []
+    """A model of a labflow `Graph` (every op, its inferred shapes and where it was created).
+
+    The functions of control-flow ops are drawn inside the op's own scope: a `tf.while_loop` named
+    "while" gets the scopes "while/cond" and "while/body" (a `tf.cond`, "cond/then" and "cond/else"),
+    their arguments fed by the op's inputs. The gradient ops built inside a function are left out: the
+    IfGrad/WhileGrad op stands for them.
+    """
+    nodes: list[Node] = []
     for op in graph.get_operations():
-        attrs = {k: attr_text(v) for k, v in op._attrs.items() if v is not None and not k.startswith("_")}
-        if op._colocation:
-            attrs["_class"] = attr_text(op._colocation)
-        nodes.append(Node(op.name, op.type, op.device, attrs,
-                          [(t.op.name, t.value_index) for t in op.inputs],
-                          [c.name for c in op.control_inputs],
-                          [(t.dtype.name, shape_text(t._shape_dims)) for t in op.outputs],
-                          _site_text(op)))
+        nodes.append(_op_node(op, op.name, [(t.op.name, t.value_index) for t in op.inputs],
+                              [c.name for c in op.control_inputs], op.device))
+        _function_nodes(op, op.name, nodes)
     return GraphModel(nodes)
+
+
+_FUNCTION_ROLES = {"If": (("then_branch", "then"), ("else_branch", "else")),
+                   "While": (("cond", "cond"), ("body", "body"))}
+
+
+def _op_node(op: Any, name: str, inputs: list, control: list, device: str) -> Node:
+    attrs = {k: attr_text(v) for k, v in op._attrs.items()
+             if v is not None and not k.startswith("_") and k not in ("record",)}
+    if op._colocation:
+        attrs["_class"] = attr_text(op._colocation)
+    return Node(name, op.type, device, attrs, inputs, control,
+                [(t.dtype.name, shape_text(t._shape_dims)) for t in op.outputs], _site_text(op))
+
+
+def _function_nodes(op: Any, name: str, nodes: list[Node]) -> None:
+    """The ops of `op`'s functions (none for other ops) as nodes under `name`/<role>/."""
+    roles = _FUNCTION_ROLES.get(op.type)
+    if roles is None:
+        return
+    outer = [(t.op.name, t.value_index) for t in op.inputs]
+    if op.type == "If":
+        feeds = {"then_branch": outer[1:], "else_branch": outer[1:]}
+    else:
+        n, n_cond = len(op.get_attr("Tout")), op.get_attr("n_cond_captures")
+        feeds = {"cond": outer[:n] + outer[n:n + n_cond], "body": outer[:n] + outer[n + n_cond:]}
+    for attr, role in roles:
+        fg = op.get_attr(attr)
+        prefix = f"{name}/{role}/"
+        args = {id(ph.op): src for ph, src in zip(fg.inputs, feeds[attr])}
+        for inner in fg.get_operations():
+            if _GRADIENTS.match(inner.name.split("/", 1)[0]):
+                continue
+            inputs = [(prefix + t.op.name, t.value_index) for t in inner.inputs]
+            if id(inner) in args:
+                inputs = [args[id(inner)]]
+            nodes.append(_op_node(inner, prefix + inner.name, inputs,
+                                  [prefix + c.name for c in inner.control_inputs], op.device))
+            _function_nodes(inner, prefix + inner.name, nodes)
 
 
 def _dtype_name(enum: int) -> str:

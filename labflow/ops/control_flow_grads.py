@@ -36,7 +36,8 @@ class GradFunction:
         from labflow.framework.gradients import gradients
         self.fg = fg
         n0 = len(fg._ops)
-        with fg.as_default():
+        # everything made here lives under "gradients" (views leave it out, like a graph's own gradients)
+        with fg.as_default(), fg.name_scope("gradients"):
             outs = [fg.outputs[i] for i in out_idx]
             self.dys = [fg.add_input(t.dtype.base_dtype, None if t._shape_dims is None else list(t._shape_dims),
                                      f"grad_of_output_{i}") for i, t in zip(out_idx, outs)]
