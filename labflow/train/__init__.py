@@ -2,6 +2,16 @@
 
 from typing import Any as _Any
 
+from labflow.framework.protos.example_pb2 import Example, SequenceExample  # noqa: F401
+from labflow.framework.protos.feature_pb2 import (  # noqa: F401
+    BytesList,
+    Feature,
+    FeatureList,
+    FeatureLists,
+    Features,
+    FloatList,
+    Int64List,
+)
 from labflow.train import (
     multi_apply_ops,  # noqa: F401 - registers _MultiApplyAdam (runtime/fusion.py)
     slot_creator,  # noqa: F401

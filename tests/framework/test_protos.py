@@ -153,6 +153,15 @@ NOT_IN_TENSORBOARD = {
     "checkpoint_state_pb2": {"CheckpointState": {
         "model_checkpoint_path": (1, "string", False), "all_model_checkpoint_paths": (2, "string", True),
         "all_model_checkpoint_timestamps": (3, "double", True), "last_preserved_timestamp": (4, "double", False)}},
+    # tensorflow/core/example/{feature,example}.proto (types by number: 2 float, 3 int64, 11 message, 12 bytes)
+    "feature_pb2": {"BytesList": {"value": (1, 12, True)}, "FloatList": {"value": (1, 2, True)},
+                    "Int64List": {"value": (1, 3, True)},
+                    "Feature": {"bytes_list": (1, 11, False), "float_list": (2, 11, False),
+                                "int64_list": (3, 11, False)},
+                    "Features": {"feature": (1, 11, True)}, "FeatureList": {"feature": (1, 11, True)},
+                    "FeatureLists": {"feature_list": (1, 11, True)}},
+    "example_pb2": {"Example": {"features": (1, 11, False)},
+                    "SequenceExample": {"context": (1, 11, False), "feature_lists": (2, 11, False)}},
 }
 _TYPE_NAMES = {9: "string", 1: "double"}
 
