@@ -64,7 +64,7 @@ from labflow.ops.parsing_ops import FixedLenFeature, decode_csv, decode_raw, par
 from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, WholeFileReader, read_file
 from labflow.ops.load_library import load_op_library
 
-from labflow import compat, contrib, initializers, layers, losses, math, metrics, nn, random, summary, train
+from labflow import compat, contrib, data, initializers, layers, losses, math, metrics, nn, random, summary, train
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest

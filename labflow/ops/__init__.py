@@ -8,6 +8,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     cond_while,
     control_flow_ops,
     data_flow_ops,
+    dataset_ops,
     functional_ops,
     fused_elementwise_ops,
     higher_order,

@@ -1,0 +1,431 @@
+"""`tf.data.Dataset` (TF 1.x): input pipelines as chains of transformations, read through an iterator.
+
+A dataset is a Python description; its elements are NumPy structures (tuples, dicts) produced on the
+host when an iterator's `get_next()` op runs (labflow/ops/dataset_ops.py). `map` and `filter` trace their
+function once into a FuncGraph (as tf.cond's branches) and run it on each element through the same
+compiled-plan machinery as the rest of the graph, so a function may use any op and capture tensors.
+Datasets may depend on graph tensors (`from_tensor_slices(placeholder)`): their values are read when
+the iterator is initialized (`sess.run(it.initializer, feed_dict=...)`), as in TF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from labflow import dtypes as _dt
+from labflow.framework.func_graph import FuncGraph, outermost_graph
+from labflow.framework.graph import get_default_graph
+from labflow.framework.shapes import TensorShape
+from labflow.framework.tensor import Tensor
+
+__all__ = ["Dataset", "TFRecordDataset", "TextLineDataset"]
+
+
+# tf.data's rule: tuples, namedtuples and dicts make an element's structure; a list is a value.
+def _flatten(x: Any) -> list:
+    if isinstance(x, dict):
+        return [v for k in sorted(x) for v in _flatten(x[k])]
+    if isinstance(x, tuple):
+        return [v for c in x for v in _flatten(c)]
+    return [x]
+
+
+def _pack(structure: Any, leaves: list) -> Any:
+    it = iter(leaves)
+
+    def build(s: Any) -> Any:
+        if isinstance(s, dict):
+            return type(s)((k, build(s[k])) for k in sorted(s))
+        if isinstance(s, tuple):
+            parts = [build(c) for c in s]
+            return type(s)(*parts) if hasattr(s, "_fields") else type(s)(parts)
+        return next(it)
+
+    return build(structure)
+
+
+def _spec_of(value: Any) -> tuple:
+    """(dtype, TensorShape) of one component: a tensor, or a value converted like a constant."""
+    if isinstance(value, Tensor):
+        return value.dtype.base_dtype, TensorShape(value._shape_dims)
+    arr = np.asarray(value)
+    dt = _dt.string if arr.dtype.kind in "OSU" else _dt.as_dtype(arr.dtype)
+    if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        dt = _dt.float32  # a Python float becomes float32, as tf.constant does
+    return dt, TensorShape(arr.shape)
+
+
+def _host(value: Any, dtype: _dt.DType) -> np.ndarray:
+    if dtype == _dt.string:
+        arr = np.asarray(value, dtype=object)
+        return np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr) \
+            if arr.size else arr
+    return np.asarray(value, dtype=dtype.as_numpy_dtype)
+
+
+class Dataset:
+    """A TF 1.x dataset: `output_types`, `output_shapes` and `output_classes` describe one element."""
+
+    def __init__(self, structure: Any, types: list, shapes: list, parents: tuple = ()):
+        self._structure = structure  # the element's nesting with any leaves
+        self._types = list(types)
+        self._shapes = [TensorShape(s) for s in shapes]
+        self._parents = parents
+
+    # -- what an element looks like ---------------------------------------------------------------------
+    @property
+    def output_types(self) -> Any:
+        return _pack(self._structure, self._types)
+
+    @property
+    def output_shapes(self) -> Any:
+        return _pack(self._structure, self._shapes)
+
+    @property
+    def output_classes(self) -> Any:
+        return _pack(self._structure, [Tensor] * len(self._types))
+
+    # -- the graph tensors it reads -----------------------------------------------------------------------
+    def _own_inputs(self) -> list[Tensor]:
+        return []
+
+    def _inputs(self) -> list[Tensor]:
+        out: list[Tensor] = []
+        for d in (*self._parents, self):
+            for t in (d._inputs() if d is not self else self._own_inputs()):
+                if all(t is not u for u in out):
+                    out.append(t)
+        return out
+
+    def _input_ids(self) -> list[int]:
+        return [id(t) for t in self._inputs()]
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        """The flat component lists, one per element (values: input tensor id -> its value)."""
+        raise NotImplementedError
+
+    # -- sources ------------------------------------------------------------------------------------------
+    @staticmethod
+    def from_tensor_slices(tensors: Any) -> Dataset:
+        """One element per row of `tensors` (all components share their first dimension)."""
+        return _Slices(tensors, slices=True)
+
+    @staticmethod
+    def from_tensors(tensors: Any) -> Dataset:
+        """A single element: `tensors` itself."""
+        return _Slices(tensors, slices=False)
+
+    @staticmethod
+    def range(*args: int) -> Dataset:
+        """int64 elements like Python's range(start, stop, step)."""
+        r = range(*args)
+        return _Generator(lambda: iter(r), [_dt.int64], [TensorShape([])], None)
+
+    @staticmethod
+    def from_generator(generator: Callable, output_types: Any, output_shapes: Any = None, args: Any = None
+                       ) -> Dataset:
+        """Elements from calling `generator(*args)` anew for each iteration (a Python generator)."""
+        types = [_dt.as_dtype(t) for t in _flatten(output_types)]
+        shapes = ([TensorShape(s) for s in _flatten(output_shapes)] if output_shapes is not None
+                  else [TensorShape(None)] * len(types))
+        if output_shapes is not None and len(shapes) != len(types):
+            raise ValueError("output_shapes must have the structure of output_types")
+        return _Generator(lambda: iter(generator(*(args or ()))), types, shapes, output_types)
+
+    @staticmethod
+    def zip(datasets: Any) -> Dataset:
+        """Elements that pair up the elements of each dataset (stops at the shortest)."""
+        return _Zip(datasets)
+
+    # -- transformations ----------------------------------------------------------------------------------
+    def map(self, map_func: Callable, num_parallel_calls: int | None = None) -> Dataset:
+        """Elements map_func(element) (a tuple element is passed as separate arguments, as in TF)."""
+        return _Map(self, map_func)
+
+    def filter(self, predicate: Callable) -> Dataset:
+        """The elements for which predicate(element) is True (a scalar bool)."""
+        return _Filter(self, predicate)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
+        """Elements stacked `batch_size` at a time (the last batch may be smaller unless dropped)."""
+        return _Batch(self, int(batch_size), drop_remainder)
+
+    def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True) -> Dataset:
+        """Elements in random order, drawn from a buffer of `buffer_size` (TF's algorithm)."""
+        return _Shuffle(self, int(buffer_size), seed, reshuffle_each_iteration)
+
+    def repeat(self, count: int | None = None) -> Dataset:
+        """The elements `count` times over (forever when None or -1)."""
+        return _Repeat(self, None if count is None or count < 0 else int(count))
+
+    def take(self, count: int) -> Dataset:
+        return _Slice(self, 0, None if count < 0 else int(count))
+
+    def skip(self, count: int) -> Dataset:
+        return _Slice(self, int(count), None)
+
+    def prefetch(self, buffer_size: int) -> Dataset:
+        """Accepted for TF compatibility: elements are produced when get_next runs."""
+        return self
+
+    def concatenate(self, dataset: Dataset) -> Dataset:
+        if self._types != dataset._types:
+            raise TypeError(f"Concatenated datasets must have the same types: {self._types} vs {dataset._types}")
+        return _Concat(self, dataset)
+
+    def apply(self, transformation_func: Callable) -> Dataset:
+        return transformation_func(self)
+
+    # -- iterators ----------------------------------------------------------------------------------------
+    def make_one_shot_iterator(self) -> Any:
+        """An iterator that starts by itself on its first get_next (no initializer)."""
+        from labflow.data.iterator_ops import Iterator
+        return Iterator._one_shot(self)
+
+    def make_initializable_iterator(self, shared_name: str | None = None) -> Any:
+        """An iterator whose `initializer` (re)starts it, e.g. with new values fed to placeholders."""
+        from labflow.data.iterator_ops import Iterator
+        it = Iterator.from_structure(self.output_types, self.output_shapes, shared_name)
+        it._initializer = it.make_initializer(self)
+        return it
+
+
+class _Slices(Dataset):
+    def __init__(self, tensors: Any, slices: bool):
+        leaves = _flatten(tensors)
+        if not leaves:
+            raise ValueError("from_tensor_slices/from_tensors needs at least one component")
+        specs = [_spec_of(v) for v in leaves]
+        dims = [s.as_tuple() for _, s in specs]
+        if slices:
+            if any(d == () for d in dims):
+                raise ValueError("from_tensor_slices needs components of rank >= 1 (it slices their first "
+                                 "dimension)")
+            dims = [None if d is None else d[1:] for d in dims]
+        super().__init__(tensors, [t for t, _ in specs], [TensorShape(d) for d in dims])
+        self._leaves = leaves
+        self._slices = slices
+
+    def _own_inputs(self) -> list[Tensor]:
+        return [v for v in self._leaves if isinstance(v, Tensor)]
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        comps = [values[id(v)] if isinstance(v, Tensor) else _host(v, t) for v, t in zip(self._leaves, self._types)]
+        if not self._slices:
+            yield comps
+            return
+        n = {len(c) for c in comps}
+        if len(n) != 1:
+            raise ValueError(f"from_tensor_slices: the components have different first dimensions {sorted(n)}")
+        for i in range(n.pop()):
+            yield [c[i] for c in comps]
+
+
+class _Generator(Dataset):
+    def __init__(self, make: Callable, types: list, shapes: list, structure: Any):
+        super().__init__(structure if structure is not None else types[0], types, shapes)
+        self._make = make
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        for x in self._make():
+            leaves = _flatten(x) if isinstance(self._structure, (tuple, dict)) else [x]
+            if len(leaves) != len(self._types):
+                raise ValueError(f"from_generator: an element has {len(leaves)} components, expected "
+                                 f"{len(self._types)}")
+            yield [_host(v, t) for v, t in zip(leaves, self._types)]
+
+
+class _Zip(Dataset):
+    def __init__(self, datasets: Any):
+        ds = _flatten(datasets)
+        types = [t for d in ds for t in d._types]
+        shapes = [s for d in ds for s in d._shapes]
+        structure = _pack(datasets, [d._structure for d in ds])
+        super().__init__(structure, types, shapes, tuple(ds))
+        self._ds = ds
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        for parts in zip(*(d._elements(values, runner) for d in self._ds)):
+            yield [c for p in parts for c in p]
+
+
+def _trace(parent: Dataset, fn: Callable, what: str) -> tuple[FuncGraph, Any, list]:
+    """fn traced once on placeholders shaped like one element of `parent`."""
+    g = outermost_graph(get_default_graph())
+    fg = FuncGraph(f"dataset_{what}", g)
+    with fg.as_default():
+        phs = [fg.add_input(t, s.as_list() if s.ndims is not None else None, f"arg_{i}")
+               for i, (t, s) in enumerate(zip(parent._types, parent._shapes))]
+        element = _pack(parent._structure, phs)
+        result = fn(*element) if isinstance(parent._structure, tuple) and not hasattr(
+            parent._structure, "_fields") else fn(element)
+        from labflow.ops.common import convert_to_tensor
+        outs = [convert_to_tensor(x) for x in _flatten(result)]
+        outs = [fg.capture(x) if x.graph is not fg else x for x in outs]
+    fg.outputs = outs
+    return fg, result, outs
+
+
+class _Map(Dataset):
+    def __init__(self, parent: Dataset, fn: Callable):
+        self._fg, result, outs = _trace(parent, fn, "map")
+        super().__init__(result, [t.dtype.base_dtype for t in outs], [TensorShape(t._shape_dims) for t in outs],
+                         (parent,))
+        self._parent = parent
+
+    def _own_inputs(self) -> list[Tensor]:
+        return self._fg.captured_outer
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        caps = [values[id(t)] for t in self._fg.captured_outer]
+        for comps in self._parent._elements(values, runner):
+            yield runner.call(self._fg, list(comps) + caps)
+
+
+class _Filter(Dataset):
+    def __init__(self, parent: Dataset, fn: Callable):
+        self._fg, _, outs = _trace(parent, fn, "filter")
+        if len(outs) != 1 or outs[0].dtype.base_dtype != _dt.bool:
+            raise ValueError("filter's predicate must return a scalar bool tensor")
+        super().__init__(parent._structure, parent._types, parent._shapes, (parent,))
+        self._parent = parent
+
+    def _own_inputs(self) -> list[Tensor]:
+        return self._fg.captured_outer
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        caps = [values[id(t)] for t in self._fg.captured_outer]
+        for comps in self._parent._elements(values, runner):
+            if bool(np.asarray(runner.call(self._fg, list(comps) + caps)[0])):
+                yield comps
+
+
+class _Batch(Dataset):
+    def __init__(self, parent: Dataset, n: int, drop: bool):
+        if n <= 0:
+            raise ValueError("batch_size must be positive")
+        lead = n if drop else None
+        super().__init__(parent._structure, parent._types,
+                         [TensorShape([lead] + s.as_list()) if s.ndims is not None else TensorShape(None)
+                          for s in parent._shapes], (parent,))
+        self._parent, self._n, self._drop = parent, n, drop
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        buf: list = []
+        for comps in self._parent._elements(values, runner):
+            buf.append(comps)
+            if len(buf) == self._n:
+                yield _stack(buf)
+                buf = []
+        if buf and not self._drop:
+            yield _stack(buf)
+
+
+def _stack(rows: list) -> list:
+    try:
+        return [np.stack([r[i] for r in rows]) for i in range(len(rows[0]))]
+    except ValueError as e:
+        from labflow import errors
+        raise errors.InvalidArgumentError(None, None, f"Cannot batch tensors with different shapes ({e}); pad "
+                                          "them first or batch with batch_size 1") from None
+
+
+class _Shuffle(Dataset):
+    def __init__(self, parent: Dataset, buffer: int, seed: int | None, reshuffle: bool):
+        if buffer <= 0:
+            raise ValueError("buffer_size must be greater than zero.")
+        super().__init__(parent._structure, parent._types, parent._shapes, (parent,))
+        self._parent, self._buffer, self._reshuffle = parent, buffer, reshuffle
+        gseed = get_default_graph().seed
+        self._seed = None if seed is None and gseed is None else (seed or 0) * 7919 + (gseed or 0)
+        self._epoch = 0
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        seed = None if self._seed is None else self._seed + (self._epoch if self._reshuffle else 0)
+        self._epoch += 1
+        rng = np.random.RandomState(seed)
+        buf: list = []
+        for comps in self._parent._elements(values, runner):
+            if len(buf) < self._buffer:
+                buf.append(comps)
+                continue
+            i = rng.randint(len(buf))
+            yield buf[i]
+            buf[i] = comps
+        rng.shuffle(buf)
+        yield from buf
+
+
+class _Repeat(Dataset):
+    def __init__(self, parent: Dataset, count: int | None):
+        super().__init__(parent._structure, parent._types, parent._shapes, (parent,))
+        self._parent, self._count = parent, count
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        k = 0
+        while self._count is None or k < self._count:
+            empty = True
+            for comps in self._parent._elements(values, runner):
+                empty = False
+                yield comps
+            if empty:
+                return  # repeating nothing forever would never end
+            k += 1
+
+
+class _Slice(Dataset):
+    def __init__(self, parent: Dataset, start: int, count: int | None):
+        super().__init__(parent._structure, parent._types, parent._shapes, (parent,))
+        self._parent, self._start, self._count = parent, start, count
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        for i, comps in enumerate(self._parent._elements(values, runner)):
+            if self._count is not None and i >= self._start + self._count:
+                return
+            if i >= self._start:
+                yield comps
+
+
+class _Concat(Dataset):
+    def __init__(self, a: Dataset, b: Dataset):
+        shapes = [x.most_specific_compatible_shape(y) if hasattr(x, "most_specific_compatible_shape") else
+                  (x if x == y else TensorShape(None)) for x, y in zip(a._shapes, b._shapes)]
+        super().__init__(a._structure, a._types, shapes, (a, b))
+        self._a, self._b = a, b
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        yield from self._a._elements(values, runner)
+        yield from self._b._elements(values, runner)
+
+
+class TFRecordDataset(Dataset):
+    """The records of TFRecord files, as scalar strings (TF 1.x `tf.data.TFRecordDataset`)."""
+
+    def __init__(self, filenames: Any, compression_type: str | None = None, buffer_size: int | None = None):
+        super().__init__(_dt.string, [_dt.string], [TensorShape([])])
+        self._files = [filenames] if isinstance(filenames, (str, bytes)) else list(filenames)
+        self._compression = compression_type
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        from labflow import python_io
+        opts = python_io.TFRecordOptions(self._compression) if self._compression else None
+        for f in self._files:
+            for rec in python_io.tf_record_iterator(f.decode() if isinstance(f, bytes) else f, opts):
+                yield [np.asarray(rec, dtype=object)]
+
+
+class TextLineDataset(Dataset):
+    """The lines of text files (without their newlines), as scalar strings (TF 1.x `tf.data.TextLineDataset`)."""
+
+    def __init__(self, filenames: Any, compression_type: str | None = None, buffer_size: int | None = None):
+        super().__init__(_dt.string, [_dt.string], [TensorShape([])])
+        self._files = [filenames] if isinstance(filenames, (str, bytes)) else list(filenames)
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        for f in self._files:
+            with open(f.decode() if isinstance(f, bytes) else f, "rb") as fh:
+                for line in fh:
+                    yield [np.asarray(line.rstrip(b"\n").rstrip(b"\r"), dtype=object)]
