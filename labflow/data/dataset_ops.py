@@ -153,6 +153,21 @@ class Dataset:
         """Elements stacked `batch_size` at a time (the last batch may be smaller unless dropped)."""
         return _Batch(self, int(batch_size), drop_remainder)
 
+    def padded_batch(self, batch_size: int, padded_shapes: Any, padding_values: Any = None,
+                     drop_remainder: bool = False) -> Dataset:
+        """Like batch, each component padded to `padded_shapes` (a None dimension: the batch's longest)."""
+        return _PaddedBatch(self, int(batch_size), padded_shapes, padding_values, drop_remainder)
+
+    def flat_map(self, map_func: Callable) -> Dataset:
+        """The elements of the dataset map_func(element) returns, for each element in turn."""
+        return _FlatMap(self, map_func, 1, 1)
+
+    def interleave(self, map_func: Callable, cycle_length: int = 1, block_length: int = 1,
+                   num_parallel_calls: int | None = None) -> Dataset:
+        """The elements of map_func(element)'s datasets, `block_length` at a time from `cycle_length` of them
+        in turn (TF's order; the datasets are read one after another, not in parallel)."""
+        return _FlatMap(self, map_func, int(cycle_length), int(block_length))
+
     def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True) -> Dataset:
         """Elements in random order, drawn from a buffer of `buffer_size` (TF's algorithm)."""
         return _Shuffle(self, int(buffer_size), seed, reshuffle_each_iteration)
@@ -313,15 +328,19 @@ class _Batch(Dataset):
                           for s in parent._shapes], (parent,))
         self._parent, self._n, self._drop = parent, n, drop
 
-    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+    def _rows(self, values: dict, runner: Any) -> Iterator[list]:
         buf: list = []
         for comps in self._parent._elements(values, runner):
             buf.append(comps)
             if len(buf) == self._n:
-                yield _stack(buf)
+                yield buf
                 buf = []
         if buf and not self._drop:
-            yield _stack(buf)
+            yield buf
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        for rows in self._rows(values, runner):
+            yield _stack(rows)
 
 
 def _stack(rows: list) -> list:
@@ -331,6 +350,90 @@ def _stack(rows: list) -> list:
         from labflow import errors
         raise errors.InvalidArgumentError(None, None, f"Cannot batch tensors with different shapes ({e}); pad "
                                           "them first or batch with batch_size 1") from None
+
+
+class _PaddedBatch(_Batch):
+    def __init__(self, parent: Dataset, n: int, padded_shapes: Any, padding_values: Any, drop: bool):
+        super().__init__(parent, n, drop)
+        shapes = [TensorShape(s) for s in _flatten(padded_shapes)]
+        if len(shapes) != len(parent._types):
+            raise ValueError(f"padded_shapes must have the structure of the elements ({len(parent._types)} "
+                             f"components), got {padded_shapes!r}")
+        for s, have in zip(shapes, parent._shapes):
+            if s.ndims is None or (have.ndims is not None and have.ndims != s.ndims):
+                raise ValueError(f"padded_shapes {s} does not fit an element component of shape {have}")
+        pads = _flatten(padding_values) if padding_values is not None else [None] * len(shapes)
+        self._pad_to = [s.as_tuple() for s in shapes]
+        self._pad_values = [_host(0 if p is None else p, t) if t != _dt.string else (b"" if p is None else p)
+                            for p, t in zip(pads, parent._types)]
+        lead = n if drop else None
+        self._shapes = [TensorShape((lead,) + d) for d in self._pad_to]
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        for rows in super()._rows(values, runner):
+            out = []
+            for i, (want, pad) in enumerate(zip(self._pad_to, self._pad_values)):
+                comps = [np.asarray(r[i]) for r in rows]
+                dims = tuple(max(c.shape[k] for c in comps) if d is None else d for k, d in enumerate(want))
+                arr = np.full((len(comps),) + dims, pad, dtype=comps[0].dtype)
+                for j, c in enumerate(comps):
+                    if any(a > b for a, b in zip(c.shape, dims)):
+                        from labflow import errors
+                        raise errors.InvalidArgumentError(None, None, f"padded_batch: an element of shape "
+                                                          f"{c.shape} does not fit the padded shape {dims}")
+                    arr[(j,) + tuple(slice(0, k) for k in c.shape)] = c
+                out.append(arr)
+            yield out
+
+
+class _FlatMap(Dataset):
+    def __init__(self, parent: Dataset, fn: Callable, cycle: int, block: int):
+        if cycle <= 0 or block <= 0:
+            raise ValueError("cycle_length and block_length must be positive")
+        captured: list = []
+
+        def body(*args: Any) -> Any:
+            inner = fn(*args)
+            if not isinstance(inner, Dataset):
+                raise TypeError(f"flat_map/interleave's function must return a Dataset, got {inner!r}")
+            captured.append(inner)
+            return tuple(inner._inputs())
+
+        self._fg, _, _ = _trace(parent, body, "flat_map")
+        inner = captured[0]
+        super().__init__(inner._structure, inner._types, inner._shapes, (parent,))
+        self._parent, self._inner, self._cycle, self._block = parent, inner, cycle, block
+
+    def _own_inputs(self) -> list[Tensor]:
+        return self._fg.captured_outer
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        caps = [values[id(t)] for t in self._fg.captured_outer]
+        ids = self._inner._input_ids()
+
+        def inner_for(comps: list) -> Iterator[list]:
+            vals = runner.call(self._fg, list(comps) + caps) if ids else []
+            return iter(self._inner._elements(dict(zip(ids, vals)), runner))
+
+        source = iter(self._parent._elements(values, runner))
+        active: list = []
+        exhausted = False
+        while True:
+            while not exhausted and len(active) < self._cycle:
+                comps = next(source, None)
+                if comps is None:
+                    exhausted = True
+                else:
+                    active.append(inner_for(comps))
+            if not active:
+                return
+            for it in list(active):
+                for _ in range(self._block):
+                    x = next(it, None)
+                    if x is None:
+                        active.remove(it)
+                        break
+                    yield x
 
 
 class _Shuffle(Dataset):

@@ -127,3 +127,21 @@ def test_a_model_trains_from_a_dataset_and_the_graph_exports(tmp_path):
         losses = [s.run([train, loss])[1] for _ in range(60)]
         saver.save(s, str(tmp_path / "model"))  # the graph (with its iterator ops) exports
     assert losses[0] > 0.6 and np.mean(losses[-10:]) < 0.3, (losses[0], losses[-10:])
+
+
+def test_padded_batch_flat_map_and_interleave():
+    seqs = tf.data.Dataset.from_generator(lambda: iter([[1], [2, 2], [3, 3, 3]]), tf.int32, tf.TensorShape([None]))
+    padded = seqs.padded_batch(2, padded_shapes=[None], padding_values=-1)
+    fixed = seqs.padded_batch(3, padded_shapes=[4])
+    flat = tf.data.Dataset.from_tensor_slices([[1, 2], [3, 4]]).flat_map(tf.data.Dataset.from_tensor_slices)
+    inter = tf.data.Dataset.range(1, 6).interleave(  # the example of TF's docs
+        lambda n: tf.data.Dataset.from_tensors(n).repeat(6), cycle_length=2, block_length=4)
+    assert padded.output_shapes.as_list() == [None, None] and fixed.output_shapes.as_list() == [None, 4]
+    with tf.Session() as s:
+        assert [v.tolist() for v in _all(s, padded.make_one_shot_iterator().get_next())] == [
+            [[1, -1], [2, 2]], [[3, 3, 3]]]
+        assert _all(s, fixed.make_one_shot_iterator().get_next())[0].tolist() == [
+            [1, 0, 0, 0], [2, 2, 0, 0], [3, 3, 3, 0]]
+        assert _all(s, flat.make_one_shot_iterator().get_next()) == [1, 2, 3, 4]
+        assert _all(s, inter.make_one_shot_iterator().get_next()) == [
+            1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5]
