@@ -284,23 +284,35 @@ def _trace(parent: Dataset, fn: Callable, what: str) -> tuple[FuncGraph, Any, li
     return fg, result, outs
 
 
-class _Map(Dataset):
+class _Traced(Dataset):
+    """A transformation with a traced function: the tensors it captured are the dataset's inputs."""
+
+    _fg: FuncGraph
+    _parent: Dataset
+
+    def _own_inputs(self) -> list[Tensor]:
+        return self._fg.captured_outer
+
+    def _calls(self, values: dict, runner: Any) -> Iterator[tuple]:
+        """(element, the function's results on it) for each element of the parent."""
+        caps = [values[id(t)] for t in self._fg.captured_outer]
+        for comps in self._parent._elements(values, runner):
+            yield comps, runner.call(self._fg, list(comps) + caps)
+
+
+class _Map(_Traced):
     def __init__(self, parent: Dataset, fn: Callable):
         self._fg, result, outs = _trace(parent, fn, "map")
         super().__init__(result, [t.dtype.base_dtype for t in outs], [TensorShape(t._shape_dims) for t in outs],
                          (parent,))
         self._parent = parent
 
-    def _own_inputs(self) -> list[Tensor]:
-        return self._fg.captured_outer
-
     def _elements(self, values: dict, runner: Any) -> Iterator[list]:
-        caps = [values[id(t)] for t in self._fg.captured_outer]
-        for comps in self._parent._elements(values, runner):
-            yield runner.call(self._fg, list(comps) + caps)
+        for _, out in self._calls(values, runner):
+            yield out
 
 
-class _Filter(Dataset):
+class _Filter(_Traced):
     def __init__(self, parent: Dataset, fn: Callable):
         self._fg, _, outs = _trace(parent, fn, "filter")
         if len(outs) != 1 or outs[0].dtype.base_dtype != _dt.bool:
@@ -308,13 +320,9 @@ class _Filter(Dataset):
         super().__init__(parent._structure, parent._types, parent._shapes, (parent,))
         self._parent = parent
 
-    def _own_inputs(self) -> list[Tensor]:
-        return self._fg.captured_outer
-
     def _elements(self, values: dict, runner: Any) -> Iterator[list]:
-        caps = [values[id(t)] for t in self._fg.captured_outer]
-        for comps in self._parent._elements(values, runner):
-            if bool(np.asarray(runner.call(self._fg, list(comps) + caps)[0])):
+        for comps, keep in self._calls(values, runner):
+            if bool(np.asarray(keep[0])):
                 yield comps
 
 
@@ -386,7 +394,7 @@ class _PaddedBatch(_Batch):
             yield out
 
 
-class _FlatMap(Dataset):
+class _FlatMap(_Traced):
     def __init__(self, parent: Dataset, fn: Callable, cycle: int, block: int):
         if cycle <= 0 or block <= 0:
             raise ValueError("cycle_length and block_length must be positive")
@@ -404,27 +412,19 @@ class _FlatMap(Dataset):
         super().__init__(inner._structure, inner._types, inner._shapes, (parent,))
         self._parent, self._inner, self._cycle, self._block = parent, inner, cycle, block
 
-    def _own_inputs(self) -> list[Tensor]:
-        return self._fg.captured_outer
-
     def _elements(self, values: dict, runner: Any) -> Iterator[list]:
-        caps = [values[id(t)] for t in self._fg.captured_outer]
         ids = self._inner._input_ids()
-
-        def inner_for(comps: list) -> Iterator[list]:
-            vals = runner.call(self._fg, list(comps) + caps) if ids else []
-            return iter(self._inner._elements(dict(zip(ids, vals)), runner))
-
-        source = iter(self._parent._elements(values, runner))
+        # each element's inner dataset, from the inner dataset's input values the traced function computed
+        source = (iter(self._inner._elements(dict(zip(ids, vals)), runner)) for _, vals in self._calls(values, runner))
         active: list = []
         exhausted = False
         while True:
             while not exhausted and len(active) < self._cycle:
-                comps = next(source, None)
-                if comps is None:
+                it = next(source, None)
+                if it is None:
                     exhausted = True
                 else:
-                    active.append(inner_for(comps))
+                    active.append(it)
             if not active:
                 return
             for it in list(active):
