@@ -182,6 +182,13 @@ class Dataset:
     def skip(self, count: int) -> Dataset:
         return _Slice(self, int(count), None)
 
+    def cache(self, filename: str = "") -> Dataset:
+        """The elements, computed once and replayed from memory afterwards (a repeat after it reads the
+        cache). Only the in-memory cache: a `filename` raises NotImplementedError."""
+        if filename:
+            raise NotImplementedError("Dataset.cache(filename): labflow caches in memory only; call cache()")
+        return _Cache(self)
+
     def prefetch(self, buffer_size: int) -> Dataset:
         """Accepted for TF compatibility: elements are produced when get_next runs."""
         return self
@@ -477,6 +484,26 @@ class _Repeat(Dataset):
             if empty:
                 return  # repeating nothing forever would never end
             k += 1
+
+
+class _Cache(Dataset):
+    def __init__(self, parent: Dataset):
+        super().__init__(parent._structure, parent._types, parent._shapes, (parent,))
+        self._parent = parent
+        self._store: list[tuple[dict, list]] = []  # (an iterator run's input values, its elements)
+
+    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
+        # One cache per iterator run: each (re)initialization hands its own `values` dict to the pipeline
+        # (kept here, so its identity cannot be reused), and a repeat within the run reads the cache.
+        for vals, done in self._store:
+            if vals is values:
+                yield from done
+                return
+        seen = []
+        for comps in self._parent._elements(values, runner):
+            seen.append(comps)
+            yield comps
+        self._store = self._store[-3:] + [(values, seen)]  # only a fully read pass is cached, as in TF
 
 
 class _Slice(Dataset):

@@ -145,3 +145,29 @@ def test_padded_batch_flat_map_and_interleave():
         assert _all(s, flat.make_one_shot_iterator().get_next()) == [1, 2, 3, 4]
         assert _all(s, inter.make_one_shot_iterator().get_next()) == [
             1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5]
+
+
+def test_cache_computes_each_element_once():
+    calls = []
+
+    def count(v):
+        calls.append(1)
+        return v
+
+    ds = tf.data.Dataset.range(4).map(lambda v: tf.py_func(count, [v], tf.int64)).cache().repeat(3)
+    with tf.Session() as s:
+        got = _all(s, ds.make_one_shot_iterator().get_next())
+    assert [int(v) for v in got] == [0, 1, 2, 3] * 3 and len(calls) == 4
+    with pytest.raises(NotImplementedError, match="in memory only"):
+        tf.data.Dataset.range(3).cache("/tmp/x")
+
+
+def test_cache_starts_over_when_an_iterator_is_initialized_again():
+    ph = tf.placeholder(tf.int64, [None])
+    it = tf.data.Dataset.from_tensor_slices(ph).cache().repeat(2).make_initializable_iterator()
+    nxt = it.get_next()
+    with tf.Session() as s:
+        s.run(it.initializer, {ph: [1, 2]})
+        assert _all(s, nxt) == [1, 2, 1, 2]
+        s.run(it.initializer, {ph: [7]})
+        assert _all(s, nxt) == [7, 7]
