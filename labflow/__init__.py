@@ -34,6 +34,8 @@ from labflow.ops.array_ops import *
 from labflow.ops.clip_ops import *
 from labflow.ops.cond_while import *
 from labflow.ops.higher_order import *
+from labflow.ops.sparse_ops import *
+from labflow.framework.sparse_tensor import SparseTensor, SparseTensorValue
 from labflow.ops.tensor_array_ops import TensorArray
 from labflow.ops.control_flow_ops import *
 from labflow.ops.init_ops import *
@@ -65,6 +67,7 @@ from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, W
 from labflow.ops.load_library import load_op_library
 
 from labflow import compat, contrib, data, initializers, layers, losses, math, metrics, nn, random, summary, train
+from labflow import sparse
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest

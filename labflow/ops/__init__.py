@@ -24,6 +24,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     reader_ops,
     script_ops,
     sendrecv_ops,
+    sparse_ops,
     state_ops,
     tensor_array_ops,
     variable_scope,

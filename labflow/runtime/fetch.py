@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labflow.framework.sparse_tensor import SparseTensor, SparseTensorValue
 from labflow.framework.tensor import IndexedSlices, Operation, Tensor
 
 
@@ -43,6 +44,9 @@ class FetchMapper:
         if isinstance(f, (Tensor, Operation)):
             i = self._add(self._graph.as_graph_element(f))
             return lambda r: r[i]
+        if isinstance(f, SparseTensor):
+            parts = [self._add(self._graph.as_graph_element(x)) for x in f._components()]
+            return lambda r: SparseTensorValue(*(r[i] for i in parts))
         if isinstance(f, IndexedSlices):
             parts = [self._add(self._graph.as_graph_element(x)) for x in (f.values, f.indices)]
             ds = None if f.dense_shape is None else self._add(self._graph.as_graph_element(f.dense_shape))

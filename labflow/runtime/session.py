@@ -14,6 +14,7 @@ from labflow import errors
 from labflow.backend import threads
 from labflow.framework.graph import get_default_graph
 from labflow.framework.shapes import TensorShape
+from labflow.framework.sparse_tensor import SparseTensor
 from labflow.framework.tensor import Tensor
 from labflow.runtime import executor, partition, pipeline, placer
 from labflow.runtime.config import ConfigProto
@@ -177,7 +178,20 @@ class BaseSession:
     def _feeds(self, feed_dict: dict) -> tuple[tuple, list]:
         graph = self._graph
         tensors, values = [], []
+        items = []
         for k, v in feed_dict.items():
+            if isinstance(k, SparseTensor):  # a sparse placeholder takes an (indices, values, dense_shape) triple
+                try:
+                    parts = list(v)
+                except TypeError:
+                    parts = []
+                if len(parts) != 3:
+                    raise TypeError(f"A SparseTensor is fed a SparseTensorValue or an (indices, values, "
+                                    f"dense_shape) triple, got {_short(v)}")
+                items.extend(zip(k._components(), parts))
+            else:
+                items.append((k, v))
+        for k, v in items:
             if isinstance(k, Tensor) and k.graph is graph:
                 t = k
             else:
