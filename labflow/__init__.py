@@ -62,7 +62,9 @@ from labflow.ops.quantized_ops import (
     fake_quant_with_min_max_vars_per_channel_gradient, quantization, quantize, quantize_v2,
 )
 from labflow.ops.script_ops import numpy_function, py_func
-from labflow.ops.parsing_ops import FixedLenFeature, decode_csv, decode_raw, parse_example, parse_single_example
+from labflow.ops.parsing_ops import (
+    FixedLenFeature, VarLenFeature, decode_csv, decode_raw, parse_example, parse_single_example,
+)
 from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, WholeFileReader, read_file
 from labflow.ops.load_library import load_op_library
 

@@ -3,8 +3,8 @@
 The kernels decode serialized `tf.train.Example` protos (wire-compatible with TF's example.proto) on the
 host: strings never live on a GPU, so every op here is a host op (like PyFunc): placed on any device,
 its kernel runs on NumPy values and a GPU consumer gets its numeric outputs copied over.
-Only dense features (`FixedLenFeature`) are supported: `VarLenFeature` produces a SparseTensor, which
-labflow does not have.
+Dense features (`FixedLenFeature`) come out as tensors; variable-length ones (`VarLenFeature`) as
+SparseTensors (each example's values in a row, the dense shape [batch, longest]).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Tensor
 from labflow.ops.common import convert_to_tensor, dims, make_op
 
-__all__ = ["FixedLenFeature", "parse_example", "parse_single_example", "decode_raw", "decode_csv"]
+__all__ = ["FixedLenFeature", "VarLenFeature", "parse_example", "parse_single_example", "decode_raw", "decode_csv"]
 
 _HOST = dict(host_op=True, not_differentiable=True)
 # Which Feature.kind holds each output dtype (the only three an Example can hold).
@@ -44,6 +44,12 @@ class FixedLenFeature(collections.namedtuple("FixedLenFeature", ["shape", "dtype
 
 
 # -- the kernel's decoding -------------------------------------------------------------------------------
+class VarLenFeature(collections.namedtuple("VarLenFeature", ["dtype"])):
+    """A feature with any number of values per Example, parsed into a SparseTensor (TF 1.x)."""
+
+    __slots__ = ()
+
+
 def _example_class() -> Any:
     from labflow.framework.protos.example_pb2 import Example  # lazily: protobuf only loads when parsing
     return Example
@@ -78,14 +84,44 @@ def _dense_values(ex: Any, key: str, dtype: _dt.DType, shape: tuple, default: np
     return np.asarray(vals, dtype=dtype.as_numpy_dtype).reshape(shape)
 
 
-def _parse(serialized: np.ndarray, defaults: tuple, dense_keys: list, Tdense: list, dense_shapes: list) -> Any:
-    """Decodes every serialized Example in `serialized`; one stacked output per dense key."""
+def _var_values(ex: Any, key: str, dtype: _dt.DType, index: int) -> list:
+    """The values of variable-length feature `key` of one Example ([] when it is absent)."""
+    feats = ex.features.feature
+    if key not in feats or feats[key].WhichOneof("kind") is None:
+        return []
+    got, kind = feats[key].WhichOneof("kind"), _KIND[dtype]
+    if got != kind:
+        raise errors.InvalidArgumentError(
+            None, None, f"Name: <unknown>, Key: {key}, Index: {index}.  Data types don't match. Data type: "
+            f"{_KIND_NAME[got]} but expected type: {dtype.name}")
+    return list(getattr(feats[key], kind).value)
+
+
+def _sparse_outputs(rows: list, dtype: _dt.DType, single: bool) -> list:
+    """(indices, values, dense_shape) of one variable-length feature over the parsed Examples."""
+    longest = max((len(r) for r in rows), default=0)
+    idx = [([j] if single else [i, j]) for i, r in enumerate(rows) for j in range(len(r))]
+    values = [v for r in rows for v in r]
+    vals = np.empty(len(values), dtype=object) if dtype == _dt.string else np.asarray(values,
+                                                                                       dtype=dtype.as_numpy_dtype)
+    if dtype == _dt.string:
+        vals[:] = values
+    indices = np.asarray(idx, dtype=np.int64).reshape(-1, 1 if single else 2)
+    shape = np.asarray([longest] if single else [len(rows), longest], dtype=np.int64)
+    return [indices, vals.reshape(-1), shape]
+
+
+def _parse(serialized: np.ndarray, defaults: tuple, dense_keys: list, Tdense: list, dense_shapes: list,
+           sparse_keys: list = (), sparse_types: list = (), single: bool = False) -> Any:
+    """Decodes every serialized Example in `serialized`: one stacked output per dense key, then
+    (indices, values, dense_shape) per sparse key."""
     flat = np.asarray(serialized, dtype=object).reshape(-1)
     cls = _example_class()
     shapes = [tuple(s.as_tuple() if isinstance(s, TensorShape) else s) for s in dense_shapes]
     defs = [np.asarray(d, dtype=t.as_numpy_dtype) for d, t in zip(defaults, Tdense)]
     defs = [d if d.size == 0 else d.reshape(s) for d, s in zip(defs, shapes)]
     outs = [np.empty((len(flat), *s), dtype=t.as_numpy_dtype) for s, t in zip(shapes, Tdense)]
+    rows: list[list] = [[] for _ in sparse_keys]
     for i, blob in enumerate(flat):
         try:
             ex = cls.FromString(bytes(blob))
@@ -96,6 +132,12 @@ def _parse(serialized: np.ndarray, defaults: tuple, dense_keys: list, Tdense: li
             v = _dense_values(ex, key, t, s, defs[k], i)
             # A 0-d object array assigned into an object array would be stored as an array, not bytes.
             outs[k][i] = v.item() if v.ndim == 0 else v
+        for k, (key, t) in enumerate(zip(sparse_keys, sparse_types)):
+            rows[k].append(_var_values(ex, key, t, i))
+    if single:
+        outs = [o[0] for o in outs]
+    for k, t in enumerate(sparse_types):
+        outs.extend(_sparse_outputs(rows[k], t, single))
     return outs
 
 
@@ -109,41 +151,51 @@ def _parse_shape(single: bool):
             raise ValueError(f"Shape must be rank 1 but is rank {len(d)} (input 'serialized' of ParseExample "
                              "is a vector of serialized Examples)")
         lead = () if single else ((None,) if d is None else d)
-        return [(t, lead + tuple(s.as_tuple() if isinstance(s, TensorShape) else s))
-                for t, s in zip(attrs["Tdense"], attrs["dense_shapes"])]
+        out = [(t, lead + tuple(s.as_tuple() if isinstance(s, TensorShape) else s))
+               for t, s in zip(attrs["Tdense"], attrs["dense_shapes"])]
+        rank = 1 if single else 2
+        for t in attrs["sparse_types"]:
+            out += [(_dt.int64, (None, rank)), (t, (None,)), (_dt.int64, (rank,))]
+        return out
     return fn
 
 
-_PARSE_ATTRS = {"dense_keys": REQUIRED, "Tdense": REQUIRED, "dense_shapes": REQUIRED}
-_N_DENSE = lambda attrs, n: len(attrs["dense_keys"])  # noqa: E731
+_PARSE_ATTRS = {"dense_keys": REQUIRED, "Tdense": REQUIRED, "dense_shapes": REQUIRED, "sparse_keys": [],
+                "sparse_types": []}
+_N_DENSE = lambda attrs, n: len(attrs["dense_keys"]) + 3 * len(attrs["sparse_keys"])  # noqa: E731
 
 
 @op("ParseExample", inputs=("serialized", "*dense_defaults"), attrs=_PARSE_ATTRS, shape=_parse_shape(False),
     outputs=_N_DENSE, **_HOST)
-def parse_example_kernel(xp, serialized, *dense_defaults, dense_keys, Tdense, dense_shapes):
-    outs = _parse(serialized, dense_defaults, dense_keys, Tdense, dense_shapes)
+def parse_example_kernel(xp, serialized, *dense_defaults, dense_keys, Tdense, dense_shapes, sparse_keys,
+                         sparse_types):
+    outs = _parse(serialized, dense_defaults, dense_keys, Tdense, dense_shapes, sparse_keys, sparse_types)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 @op("ParseSingleExample", inputs=("serialized", "*dense_defaults"), attrs=_PARSE_ATTRS, shape=_parse_shape(True),
     outputs=_N_DENSE, **_HOST)
-def parse_single_example_kernel(xp, serialized, *dense_defaults, dense_keys, Tdense, dense_shapes):
-    outs = [o[0] for o in _parse(serialized, dense_defaults, dense_keys, Tdense, dense_shapes)]
+def parse_single_example_kernel(xp, serialized, *dense_defaults, dense_keys, Tdense, dense_shapes, sparse_keys,
+                                sparse_types):
+    outs = _parse(serialized, dense_defaults, dense_keys, Tdense, dense_shapes, sparse_keys, sparse_types, True)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def _build_parse(op_type: str, serialized: Any, features: dict, name: str | None, default_name: str) -> dict:
     if not features:
-        raise ValueError("Missing: features was empty (give at least one FixedLenFeature).")
-    keys = sorted(features)  # TF orders the dense keys by name
-    for k in keys:
+        raise ValueError("Missing: features was empty (give at least one FixedLenFeature or VarLenFeature).")
+    keys = sorted(k for k, f in features.items() if isinstance(f, FixedLenFeature))  # TF orders keys by name
+    sparse = sorted(k for k, f in features.items() if isinstance(f, VarLenFeature))
+    for k in sorted(features):
         f = features[k]
-        if not isinstance(f, FixedLenFeature):
-            raise ValueError(f"Feature '{k}': labflow supports only tf.FixedLenFeature (VarLenFeature and "
-                             f"SparseFeature need tf.SparseTensor, which labflow lacks), got {type(f).__name__}")
+        if not isinstance(f, (FixedLenFeature, VarLenFeature)):
+            raise ValueError(f"Feature '{k}': labflow supports tf.FixedLenFeature and tf.VarLenFeature, got "
+                             f"{type(f).__name__}")
         dt = _dt.as_dtype(f.dtype).base_dtype
         if dt not in _KIND:
             raise ValueError(f"Feature '{k}' has dtype {dt.name}: an Example holds only float32, int64 and string")
+        if isinstance(f, VarLenFeature):
+            continue
         if TensorShape(f.shape).as_tuple() is None or not TensorShape(f.shape).is_fully_defined():
             raise ValueError(f"Feature '{k}': FixedLenFeature needs a fully defined shape, got {f.shape}")
     with name_scope(name, default_name) as scope:
@@ -165,9 +217,15 @@ def _build_parse(op_type: str, serialized: Any, features: dict, name: str | None
             defaults.append(d)
             tdense.append(dt)
             shapes.append(shape)
-        o = make_op(op_type, [s, *defaults], attrs={"dense_keys": keys, "Tdense": tdense, "dense_shapes": shapes},
-                    name=scope)
-    return dict(zip(keys, o.outputs))
+        stypes = [_dt.as_dtype(features[k].dtype).base_dtype for k in sparse]
+        o = make_op(op_type, [s, *defaults], attrs={"dense_keys": keys, "Tdense": tdense, "dense_shapes": shapes,
+                                                    "sparse_keys": sparse, "sparse_types": stypes}, name=scope)
+    from labflow.framework.sparse_tensor import SparseTensor
+    out = dict(zip(keys, o.outputs[:len(keys)]))
+    rest = o.outputs[len(keys):]
+    for j, k in enumerate(sparse):
+        out[k] = SparseTensor(*rest[3 * j:3 * j + 3])
+    return out
 
 
 def parse_example(serialized: Any, features: dict, name: str | None = None, example_names: Any = None) -> dict:
@@ -175,15 +233,16 @@ def parse_example(serialized: Any, features: dict, name: str | None = None, exam
 
     Args:
         serialized: a 1-D string tensor of serialized Examples.
-        features: a dict of feature key -> `FixedLenFeature`.
+        features: a dict of feature key -> `FixedLenFeature` or `VarLenFeature`.
         name: a name for the op.
         example_names: accepted for TF compatibility (TF uses it only in error messages).
 
     Returns:
-        A dict of key -> tensor of shape [batch] + feature shape.
+        A dict of key -> tensor of shape [batch] + feature shape, or a SparseTensor [batch, longest] for a
+        VarLenFeature.
 
     Raises:
-        ValueError: a feature that is not a FixedLenFeature, a dtype an Example cannot hold, a bad default.
+        ValueError: a feature of another kind, a dtype an Example cannot hold, a bad default.
         InvalidArgumentError (at run time): a required feature is missing, or has the wrong type or size.
     """
     return _build_parse("ParseExample", serialized, features, name, "ParseExample")
@@ -195,12 +254,12 @@ def parse_single_example(serialized: Any, features: dict, name: str | None = Non
 
     Args:
         serialized: a scalar string tensor (one serialized Example).
-        features: a dict of feature key -> `FixedLenFeature`.
+        features: a dict of feature key -> `FixedLenFeature` or `VarLenFeature`.
         name: a name for the op.
         example_names: accepted for TF compatibility.
 
     Returns:
-        A dict of key -> tensor with the feature's shape.
+        A dict of key -> tensor with the feature's shape, or a SparseTensor [n] for a VarLenFeature.
     """
     return _build_parse("ParseSingleExample", serialized, features, name, "ParseSingleExample")
 

@@ -89,7 +89,7 @@ def test_parse_bad_input_and_bad_specs():
         tf.parse_example([b""], {"x": tf.FixedLenFeature([1], tf.int32)})
     with pytest.raises(ValueError, match="default_value has 1 values"):
         tf.parse_example([b""], {"x": tf.FixedLenFeature([2], tf.float32, default_value=[0.0])})
-    with pytest.raises(ValueError, match="SparseTensor"):
+    with pytest.raises(ValueError, match="supports tf.FixedLenFeature and tf.VarLenFeature"):
         tf.parse_example([b""], {"x": ("not", "a feature")})
     with pytest.raises(ValueError, match="rank 0"):
         tf.parse_single_example([b"", b""], {"x": tf.FixedLenFeature([1], tf.float32)})
@@ -145,3 +145,21 @@ def test_decode_csv_bad_specs():
         tf.decode_csv(["1"], [[0]], field_delim="::")
     with pytest.raises(TypeError, match="DecodeCSV supports"):
         tf.decode_csv(["1"], [[True]])
+
+
+def test_var_len_features_come_out_as_sparse_tensors():
+    blobs = [_example(tokens=[3, 1, 4], label=[1]), _example(label=[0]), _example(tokens=[5], label=[1])]
+    feats = {"tokens": tf.VarLenFeature(tf.int64), "label": tf.FixedLenFeature([], tf.int64)}
+    parsed = tf.parse_example(blobs, feats)
+    assert isinstance(parsed["tokens"], tf.SparseTensor) and parsed["label"].get_shape().as_list() == [3]
+    dense = tf.sparse_tensor_to_dense(parsed["tokens"], default_value=-1)
+    one = tf.parse_single_example(blobs[0], {"tokens": tf.VarLenFeature(tf.int64)})["tokens"]
+    words = tf.parse_single_example(_example(w=[b"a", b"bc"]), {"w": tf.VarLenFeature(tf.string)})["w"]
+    tokens, d, label, o, w = _run([parsed["tokens"], dense, parsed["label"], one, words])
+    assert tokens.indices.tolist() == [[0, 0], [0, 1], [0, 2], [2, 0]] and tokens.values.tolist() == [3, 1, 4, 5]
+    assert tokens.dense_shape.tolist() == [3, 3] and label.tolist() == [1, 0, 1]
+    assert d.tolist() == [[3, 1, 4], [-1, -1, -1], [5, -1, -1]]
+    assert o.indices.tolist() == [[0], [1], [2]] and o.dense_shape.tolist() == [3]
+    assert w.values.tolist() == [b"a", b"bc"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Data types don't match"):
+        _run(tf.parse_example([_example(tokens=[1.5])], {"tokens": tf.VarLenFeature(tf.int64)})["tokens"])
