@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from step_profile import op_type_times  # noqa: E402 - after the path it is found on
 
 
 def _session(gd, tf, workloads):
@@ -45,16 +46,9 @@ def _profile(sess, out, feed, tf, runs: int = 4) -> list:
         sess.run(out, feed, options=opts, run_metadata=md)
         if i == 0:
             continue
-        ms: dict[str, float] = collections.defaultdict(float)
-        n: dict[str, int] = collections.defaultdict(int)
-        for ds in md.step_stats.dev_stats:
-            for ns in ds.node_stats:
-                op = ns.timeline_label.split(" = ", 1)[-1].split("(", 1)[0] if ns.timeline_label else ns.node_name
-                ms[op] += ns.all_end_rel_micros / 1e3
-                n[op] += 1
+        ms, counts = op_type_times(md)
         for op, v in ms.items():
             per[op].append(v)
-        counts = dict(n)
     med = {op: statistics.median(v) for op, v in per.items()}
     return [[op, counts.get(op, 0), round(v, 2)] for op, v in sorted(med.items(), key=lambda kv: -kv[1])]
 

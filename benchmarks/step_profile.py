@@ -49,6 +49,18 @@ def launches(name: str, build, top: int, emu) -> dict:
     return out
 
 
+def op_type_times(md) -> tuple[dict[str, float], dict[str, int]]:
+    """(ms, node count) per op type in one traced step's RunMetadata."""
+    ms: dict[str, float] = collections.defaultdict(float)
+    n: dict[str, int] = collections.defaultdict(int)
+    for ds in md.step_stats.dev_stats:
+        for ns in ds.node_stats:
+            op = ns.timeline_label.split(" = ", 1)[-1].split("(", 1)[0] if ns.timeline_label else ns.node_name
+            ms[op] += ns.all_end_rel_micros / 1e3
+            n[op] += 1
+    return dict(ms), dict(n)
+
+
 def profile(name: str, build, top: int, gpu: bool, host_top: int = 0) -> dict:
     import labflow as tf
     step = build()
@@ -75,16 +87,9 @@ def profile(name: str, build, top: int, gpu: bool, host_top: int = 0) -> dict:
         step(options=opts, run_metadata=md)
         if i < 2:  # the traced plan's own warm-up
             continue
-        run: dict[str, float] = collections.defaultdict(float)
-        n: dict[str, int] = collections.defaultdict(int)
-        for ds in md.step_stats.dev_stats:
-            for ns in ds.node_stats:
-                op = ns.timeline_label.split(" = ", 1)[-1].split("(", 1)[0] if ns.timeline_label else ns.node_name
-                run[op] += ns.all_end_rel_micros / 1e3
-                n[op] += 1
+        run, counts = op_type_times(md)
         for op, ms in run.items():
             per_type[op].append(ms)
-        counts = dict(n)
     medians = {op: statistics.median(v) for op, v in per_type.items()}
     out["kernel_sum_ms"] = round(sum(medians.values()), 3)
     out["top"] = [[op, counts.get(op, 0), round(ms, 3)]

@@ -5,7 +5,7 @@ writing text runs in the graph too: a `tf.while_loop` that feeds each sampled ch
 cell (`tf.multinomial` over the softmax, a TensorArray collecting the characters). Both share one set of
 weights, so the sampler writes with whatever the model has learned so far.
 
-    from labflow.datasets import tinyshakespeare as ts
+    from labflow.datasets import shakespeare as ts
     from labflow.examples import char_rnn
 
     text = ts.load()

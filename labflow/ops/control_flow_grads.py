@@ -71,7 +71,11 @@ class GradFunction:
         return self
 
     def run(self, device: Any, recorded: list, dys: list, step: Any, caller: str = "") -> list:
-        fn = functions.get(self.fg, device, self.needed + self.dys, self.grads)
+        # WhileGrad calls this once per iteration: the compiled plan is looked up once per device
+        fns = self.__dict__.setdefault("_fns", {})
+        fn = fns.get(device.name)
+        if fn is None:
+            fn = fns[device.name] = functions.get(self.fg, device, self.needed + self.dys, self.grads)
         return fn([recorded[p] for p in self.positions] + list(dys), step, caller)
 
 
