@@ -67,6 +67,8 @@ from labflow.ops.parsing_ops import (
 )
 from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, WholeFileReader, read_file
 from labflow.ops.load_library import load_op_library
+from labflow.ops.array_extra_ops import *
+from labflow.ops.array_nd_ops import *
 
 from labflow import compat, contrib, data, initializers, layers, losses, math, metrics, nn, random, summary, train
 from labflow import sparse

@@ -3,6 +3,8 @@
 from labflow.framework import registry as _registry
 from labflow.ops import (  # noqa: F401 - imported for their registrations
     accumulator_ops,
+    array_extra_ops,
+    array_nd_ops,
     array_ops,
     clip_ops,
     cond_while,

@@ -117,6 +117,14 @@ def downcast(a: Any, dtype: Any) -> Any:
     return a if a.dtype == dtype else a.astype(dtype)
 
 
+def truncate_divide(xp: Any, x: Any, y: Any) -> Any:
+    """Integer x / y rounded toward zero, like C's `/` (also what TF's ScatterDiv does on ints)."""
+    q = xp.floor_divide(x, y)
+    # floor and truncation differ by one where the division is inexact and the signs differ
+    fix = (xp.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+    return q + fix.astype(q.dtype)
+
+
 def sum_leading(xp, x, axes, keepdims: bool = False):
     """Sum over `axes`; when they are exactly the leading axes of a large enough float32/64 C-contiguous
     array (bias gradients: [N,H,W,C] -> [C]) it is one GEMV-shaped product `ones @ x.reshape(rows, C)`:

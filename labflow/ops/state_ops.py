@@ -248,7 +248,9 @@ def is_variable_initialized(ref: Any, name: str | None = None) -> Tensor:
 
 
 # -- ScatterAdd / ScatterSub / ScatterUpdate --------------------------------------------------------
-def _scatter_shape(op_type: str):
+def _scatter_shape(op_type: str, name_op: bool = False):
+    """Shape function of the row scatters; `name_op` ends the updates-shape error with the op type (the
+    ScatterMul/Div/Min/Max family's wording; ScatterAdd/Sub/Update keep their original message)."""
     def fn(ins, attrs):
         check_ref(ins, op_type)
         ref, indices, updates = ins
@@ -263,18 +265,20 @@ def _scatter_shape(op_type: str):
             try:
                 merge_dims(ud, want)
             except ValueError:
+                where = f" for '{op_type}'" if name_op else ""
                 raise ValueError(f"Must have updates.shape = indices.shape + params.shape[1:] or "
                                  f"updates.shape = [], got updates.shape {shape_str(ud)}, indices.shape "
-                                 f"{shape_str(idd)}, params.shape {shape_str(rd)}") from None
+                                 f"{shape_str(idd)}, params.shape {shape_str(rd)}{where}") from None
         return ref.dtype, rd
     return fn
 
 
-def _scatter_op(op_type: str, use_locking: bool, types: tuple):
+def _scatter_op(op_type: str, use_locking: bool, types: tuple, shape: Any = None):
+    """Registers an in-place (ref, indices, updates) variable update; `shape` defaults to the row scatters'."""
     return op(op_type, inputs=("ref", "indices", "updates"),
               attrs={"use_locking": use_locking, "Tindices": _dt.int32}, types=types,
-              type_inputs=("ref", "updates"), shape=_scatter_shape(op_type), ref_inputs=(0,), stateful=True,
-              not_differentiable=True)
+              type_inputs=("ref", "updates"), shape=shape or _scatter_shape(op_type), ref_inputs=(0,),
+              stateful=True, not_differentiable=True)
 
 
 @_scatter_op("ScatterAdd", False, NUMERIC_TYPES)

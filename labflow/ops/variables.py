@@ -285,6 +285,27 @@ class Variable:
                        name: str | None = None) -> Tensor:
         return self._scatter(state_ops.scatter_update, sparse_delta, use_locking, name)
 
+    def batch_scatter_update(self, sparse_delta: IndexedSlices, use_locking: bool = True,
+                             name: str | None = None) -> Tensor:
+        """`tf.batch_scatter_update` of this variable: indices address the last batch dimension."""
+        from labflow.ops.array_scatter_state_ops import batch_scatter_update
+        return self._scatter(batch_scatter_update, sparse_delta, use_locking, name)
+
+    def scatter_nd_update(self, indices: Any, updates: Any, name: str | None = None) -> Tensor:
+        """`ref[indices] = updates` with N-d indices (`tf.scatter_nd_update` of this variable)."""
+        from labflow.ops.array_scatter_state_ops import scatter_nd_update
+        return scatter_nd_update(self._variable, indices, updates, use_locking=True, name=name)
+
+    def scatter_nd_add(self, indices: Any, updates: Any, name: str | None = None) -> Tensor:
+        """`ref[indices] += updates` with N-d indices."""
+        from labflow.ops.array_scatter_state_ops import scatter_nd_add
+        return scatter_nd_add(self._variable, indices, updates, name=name)
+
+    def scatter_nd_sub(self, indices: Any, updates: Any, name: str | None = None) -> Tensor:
+        """`ref[indices] -= updates` with N-d indices."""
+        from labflow.ops.array_scatter_state_ops import scatter_nd_sub
+        return scatter_nd_sub(self._variable, indices, updates, name=name)
+
     def to_proto(self, export_scope: str | None = None) -> Any:
         """A VariableDef protocol buffer naming this variable's ops (needs the VariableDef proto)."""
         try:
