@@ -148,8 +148,9 @@ class Scaffold:
 
     @staticmethod
     def default_local_init_op() -> Any:
-        from labflow.ops import variables
-        return variables.local_variables_initializer()
+        """Local variables and lookup tables (TF runs tf.tables_initializer() here too)."""
+        from labflow.ops import control_flow_ops, lookup_ops, variables
+        return control_flow_ops.group(variables.local_variables_initializer(), lookup_ops.tables_initializer())
 
 
 def _get_saver_or_default() -> Any:
