@@ -7,7 +7,7 @@ from typing import Any
 from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Tensor
 from labflow.layers.base import Layer, input_dtype
-from labflow.ops import math_ops
+from labflow.ops import array_ops, math_ops
 from labflow.ops.conv_ops import conv2d as _nn_conv2d
 from labflow.ops.init_ops import zeros_initializer
 from labflow.ops.nn_ops import bias_add
@@ -64,29 +64,35 @@ def conv_output_length(n: Any, k: int, padding: str, stride: int, dilation: int 
     return (size + stride - 1) // stride
 
 
-class Conv2D(Layer):
-    """2-D convolution: `activation(conv2d(inputs, kernel) + bias)`.
+_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
 
-    The kernel is "<scope>/kernel" of shape `kernel_size + (in_channels, filters)` (HWIO); the bias
-    "<scope>/bias" of shape [filters].
-    """
 
-    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
-                 data_format: str = "channels_last", dilation_rate: Any = (1, 1), activation: Any = None,
+def _filters(filters: Any, cls: str) -> int:
+    if isinstance(filters, bool) or int(filters) != filters or int(filters) < 1:
+        raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
+    return int(filters)
+
+
+class _Conv(Layer):
+    """An N-D convolution layer: argument checks, kernel and bias weights, bias + activation, output shapes.
+    Subclasses set `rank` and run the convolution itself in `_conv`."""
+
+    rank = 0
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 data_format: str = "channels_last", dilation_rate: Any = 1, activation: Any = None,
                  use_bias: bool = True, kernel_initializer: Any = None, bias_initializer: Any = zeros_initializer(),
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, trainable: bool = True,
                  name: str | None = None, **kwargs: Any):
         super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
-        if isinstance(filters, bool) or int(filters) != filters or int(filters) < 1:
-            raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
-        self.rank = 2
-        self.filters = int(filters)
-        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = normalize_tuple(strides, 2, "strides")
+        n = self.rank
+        self.filters = _filters(filters, type(self).__name__)
+        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size")
+        self.strides = normalize_tuple(strides, n, "strides")
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format)
-        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
+        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1")
         self._init_kernel_and_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
@@ -95,49 +101,73 @@ class Conv2D(Layer):
     def _channel_axis(self) -> int:
         return 1 if self.data_format == "channels_first" else -1
 
-    def build(self, input_shape: Any) -> None:
+    def _nn_format(self) -> str:
+        return _FORMATS[self.rank][1 if self.data_format == "channels_first" else 0]
+
+    def _input_channels(self, input_shape: Any) -> int:
         shape = TensorShape(input_shape)
-        if shape.ndims is not None and shape.ndims != 4:
-            raise ValueError(f"Input 0 of layer {self.name} is incompatible with the layer: expected ndim=4, "
+        want = self.rank + 2
+        if shape.ndims is not None and shape.ndims != want:
+            raise ValueError(f"Input 0 of layer {self.name} is incompatible with the layer: expected ndim={want}, "
                              f"found ndim={shape.ndims}. Full shape received: {shape.as_list()}")
         if shape.ndims is None or shape.as_list()[self._channel_axis()] is None:
             raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
-        cin = shape.as_list()[self._channel_axis()]
-        self.kernel = self.add_weight("kernel", shape=list(self.kernel_size) + [cin, self.filters],
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, dtype=self.dtype, trainable=True)
+        return shape.as_list()[self._channel_axis()]
+
+    def _add_bias(self) -> None:
         if self.use_bias:
             self.bias = self.add_weight("bias", shape=[self.filters], initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint,
                                         dtype=self.dtype, trainable=True)
+
+    def build(self, input_shape: Any) -> None:
+        cin = self._input_channels(input_shape)
+        self.kernel = self.add_weight("kernel", shape=list(self.kernel_size) + [cin, self.filters],
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, dtype=self.dtype, trainable=True)
+        self._add_bias()
         self.built = True
+
+    def _conv(self, inputs: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _finish(self, outputs: Tensor) -> Tensor:
+        if self.use_bias:
+            if self.rank == 2 or self.data_format == "channels_last":
+                outputs = bias_add(outputs, self.bias, data_format="NCHW" if self.data_format == "channels_first"
+                                   else "NHWC")
+            else:  # bias_add's NCHW form wants rank 4: add a [C, 1, ...] bias instead
+                outputs = math_ops.add(outputs, array_ops.reshape(self.bias, [self.filters] + [1] * self.rank))
+        return self.activation(outputs) if self.activation is not None else outputs
 
     def call(self, inputs: Tensor) -> Tensor:
         if inputs.dtype.base_dtype != self.dtype:
             inputs = math_ops.cast(inputs, self.dtype)
-        fmt = nn_format(self.data_format)
-        if fmt == "NHWC":
-            strides = [1, *self.strides, 1]
-            dilations = [1, *self.dilation_rate, 1]
-        else:
-            strides = [1, 1, *self.strides]
-            dilations = [1, 1, *self.dilation_rate]
-        outputs = _nn_conv2d(inputs, self.kernel, strides=strides, padding=self.padding.upper(),
-                             data_format=fmt, dilations=dilations)
-        if self.use_bias:
-            outputs = bias_add(outputs, self.bias, data_format=fmt)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return self._finish(self._conv(inputs))
 
     def compute_output_shape(self, input_shape: Any) -> TensorShape:
         s = TensorShape(input_shape).as_list()
-        hw = (s[1:3] if self.data_format == "channels_last" else s[2:4])
-        out_hw = [conv_output_length(n, k, self.padding, st, d)
-                  for n, k, st, d in zip(hw, self.kernel_size, self.strides, self.dilation_rate)]
-        if self.data_format == "channels_last":
-            return TensorShape([s[0], *out_hw, self.filters])
-        return TensorShape([s[0], self.filters, *out_hw])
+        first = self.data_format == "channels_first"
+        sp = s[2:] if first else s[1:-1]
+        out = [conv_output_length(n, k, self.padding, st, d)
+               for n, k, st, d in zip(sp, self.kernel_size, self.strides, self.dilation_rate)]
+        return TensorShape([s[0], self.filters, *out] if first else [s[0], *out, self.filters])
+
+
+class Conv2D(_Conv):
+    """2-D convolution: `activation(conv2d(inputs, kernel) + bias)`.
+
+    The kernel is "<scope>/kernel" of shape `kernel_size + (in_channels, filters)` (HWIO); the bias
+    "<scope>/bias" of shape [filters].
+    """
+
+    rank = 2
+
+    def _conv(self, inputs: Tensor) -> Tensor:
+        fmt = self._nn_format()
+        full = (lambda v: [1, *v, 1]) if fmt == "NHWC" else (lambda v: [1, 1, *v])
+        return _nn_conv2d(inputs, self.kernel, strides=full(self.strides), padding=self.padding.upper(),
+                          data_format=fmt, dilations=full(self.dilation_rate))
 
 
 Convolution2D = Conv2D

@@ -4,6 +4,8 @@ In training the layer normalizes by the batch's statistics and adds two update o
 GraphKeys.UPDATE_OPS (and `layer.updates`) that move `moving_mean` / `moving_variance` towards them;
 run them with the train op (`tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`), as
 in TF. In inference it normalizes by the moving statistics. `training` may be a bool Tensor.
+With `fused` (the default for 4-D inputs normalized over axis 1 or 3) and a Python bool `training`, the layer
+is one FusedBatchNormV3 op, as TF's is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from labflow.nn.impl import moments
 from labflow.ops import array_ops, math_ops, state_ops
 from labflow.ops.common import constant_value, convert_to_tensor
 from labflow.ops.init_ops import ones_initializer, zeros_initializer
+from labflow.ops.norm_ops import fused_batch_norm
 
 __all__ = ["BatchNormalization", "batch_normalization"]
 
@@ -126,6 +129,9 @@ class BatchNormalization(Layer):
             t = convert_to_tensor(training, dtype=_dt.bool)
             cv = constant_value(t)
             training = bool(cv) if cv is not None else t
+        if self.fused and isinstance(training, bool) and self.epsilon >= 1.001e-5 and self._axes in ([1], [3]) \
+                and self._rank == 4:
+            return self._fused_call(inputs, training)
         reduction = [i for i in range(self._rank) if i not in self._axes]
         x = inputs
         pdt = self.moving_mean.dtype.base_dtype
@@ -152,6 +158,25 @@ class BatchNormalization(Layer):
         out = _nn_batch_norm(x, mean, variance, beta, gamma, self.epsilon)
         if out.dtype.base_dtype != inputs.dtype.base_dtype:
             out = math_ops.cast(out, inputs.dtype.base_dtype)
+        out.set_shape(inputs.get_shape())
+        return out
+
+    def _fused_call(self, inputs: Tensor, training: bool) -> Tensor:
+        pdt = self.moving_mean.dtype.base_dtype
+        c = self.moving_mean.get_shape().as_list()
+        # FusedBatchNorm wants its parameters in float32 (or x's dtype): a float16 graph's stay float32
+        gamma = self.gamma if self.gamma is not None else array_ops.ones(c, dtype=pdt)
+        beta = self.beta if self.beta is not None else array_ops.zeros(c, dtype=pdt)
+        fmt = "NCHW" if self._axes == [1] else "NHWC"
+        if training:
+            out, mean, variance = fused_batch_norm(inputs, gamma, beta, epsilon=self.epsilon, data_format=fmt,
+                                                   is_training=True)
+            # the fused op's variance is the unbiased one: what TF's fused layer moves the average towards
+            self.add_update([self._moving_update(self.moving_mean, mean, True),
+                             self._moving_update(self.moving_variance, variance, True)])
+        else:
+            out, _, _ = fused_batch_norm(inputs, gamma, beta, self.moving_mean, self.moving_variance,
+                                         epsilon=self.epsilon, data_format=fmt, is_training=False)
         out.set_shape(inputs.get_shape())
         return out
 

@@ -290,11 +290,11 @@ def _col2im_backprop_input(xp: Any, dy: Any, w: Any, xshape: tuple, strides: tup
     n, h, wd, c = xshape
     kh, kw, _, f = w.shape
     _, oh, ow, _ = dy.shape
-    (pt, pb), (pl, pr) = pads
+    (pt, _), (pl, _) = pads
     sh, sw = strides
     k = kh * kw * c
-    hp = max(h + pt + pb, (oh - 1) * sh + (kh - 1) * dil[0] + 1)
-    wp = max(wd + pl + pr, (ow - 1) * sw + (kw - 1) * dil[1] + 1)
+    hp = window_extent(h, pads[0], oh, kh, sh, dil[0])
+    wp = window_extent(wd, pads[1], ow, kw, sw, dil[1])
     dxp = xp.zeros((n, hp, wp, c), dtype=dy.dtype)
     wmt = w.reshape(k, f).T
     nb = _chunk(xp, n, oh * ow, k * dy.itemsize)
@@ -365,6 +365,12 @@ def _gpu_col2im(xp: Any, dy: Any, w: Any, xshape: tuple, oh: int, ow: int, strid
     dy = dy if dy.flags.c_contiguous else xp.ascontiguousarray(dy)
     dcol = gpu_blas.gemm(xp, dy.reshape(-1, f), w.reshape(-1, f).T)
     return dx if run(dx.size, dcol, *_gpu_args(xshape, oh, ow, (kh, kw), strides, dil, pads), dx) else None
+
+
+def window_extent(size: int, pads: tuple, out: int, k: int, stride: int, dil: int = 1) -> int:
+    """Length of a padded buffer along one dim: the padded input, grown to where the last window ends (VALID
+    leftovers need no growth; SAME's odd element at the end can need one)."""
+    return max(size + pads[0] + pads[1], (out - 1) * stride + (k - 1) * dil + 1)
 
 
 def padded_extent(size: int, out: int, k: int, stride: int, dil: int, before: int) -> int:

@@ -98,12 +98,13 @@ def out_dim(size: Any, k: Any, stride: int, dilation: int, padding: str, pads: t
     return K.window_geometry(size, k, stride, dilation, padding, pads)[0]
 
 
-def rank4(t: Any, what: str) -> tuple:
+def rank4(t: Any, what: str, op_type: str | None = None) -> tuple:
     d = dims(t)
     if d is None:
         return (None,) * 4
     if len(d) != 4:
-        raise ValueError(f"Shape must be rank 4 but is rank {len(d)} ({what})")
+        where = f" for '{op_type}'" if op_type else ""
+        raise ValueError(f"Shape must be rank 4 but is rank {len(d)}{where} ({what})")
     return d
 
 
@@ -251,15 +252,16 @@ def _conv2d_grad(op, grad):
 
 
 # -- Conv2DBackpropInput / Conv2DBackpropFilter -----------------------------------------------------
-def _sizes(t: Any, what: str) -> tuple:
+def _sizes(t: Any, what: str, rank: int = 4) -> tuple:
+    """The static value of a 1-D shape input (input_sizes, filter_sizes, orig_input_shape) of `rank` entries."""
     d = dims(t)
     if d is not None and len(d) != 1:
         raise ValueError(f"Shape must be rank 1 but is rank {len(d)} ({what})")
     s = constant_shape(t)
     if s is None:
-        return (None,) * 4
-    if len(s) != 4:
-        raise ValueError(f"{what} must be 4-dimensional, got: {len(s)}")
+        return (None,) * rank
+    if len(s) != rank:
+        raise ValueError(f"{what} must be {rank}-dimensional, got: {len(s)}")
     return s
 
 

@@ -41,6 +41,23 @@ def _features(features: Any, name: str = "features") -> Tensor:
     return convert_to_tensor(features, name=name)
 
 
+def _unary(op_type: str, features: Any, name: str | None) -> Tensor:
+    """The public wrapper of a one-input activation op: the op named `name` (default its type)."""
+    with name_scope(name, op_type, [features]) as scope:
+        return make_tensor(op_type, [_features(features)], None, scope)
+
+
+def _exp_linear_grad_grad(grad_type: str):
+    """The gradient of EluGrad / SeluGrad (TF's _EluGradGrad / _SeluGradGrad): both are linear in g and are
+    g * (y + c) on the negative side, so d/dy is g there (and 0 elsewhere)."""
+    def fn(op, grad):
+        dy, y = op.inputs
+        zero = convert_to_tensor(0, dtype=base(y))
+        d_out = array_ops.where(math_ops.less(y, zero), math_ops.multiply(grad, dy), array_ops.zeros_like(y))
+        return [make_tensor(grad_type, [grad, y]), d_out]
+    return fn
+
+
 # -- Relu6 ------------------------------------------------------------------------------------------
 @op("Relu6", inputs=("features",), types=REAL_TYPES, shape=same_as_input)
 def relu6_kernel(xp, features):
@@ -75,8 +92,7 @@ def relu6(features: Any, name: str | None = None) -> Tensor:
     Returns:
         A Tensor with the type and shape of `features`.
     """
-    with name_scope(name, "Relu6", [features]) as scope:
-        return make_tensor("Relu6", [_features(features)], None, scope)
+    return _unary("Relu6", features, name)
 
 
 # -- Elu --------------------------------------------------------------------------------------------
@@ -97,14 +113,7 @@ def elu_grad_kernel(xp, gradients, outputs):
     return xp.where(outputs < 0, gradients * (outputs + outputs.dtype.type(1)), gradients)
 
 
-@elu_grad_kernel.grad
-def _elu_grad_grad(op, grad):
-    # TF's _EluGradGrad: d/dy of g * (y + 1) on the negative side.
-    y = op.inputs[1]
-    zero = convert_to_tensor(0, dtype=base(y))
-    d_out = array_ops.where(math_ops.less(y, zero), math_ops.multiply(grad, op.inputs[0]),
-                            array_ops.zeros_like(y))
-    return [make_tensor("EluGrad", [grad, y]), d_out]
+elu_grad_kernel.grad(_exp_linear_grad_grad("EluGrad"))
 
 
 def elu(features: Any, name: str | None = None) -> Tensor:
@@ -117,8 +126,7 @@ def elu(features: Any, name: str | None = None) -> Tensor:
     Returns:
         A Tensor with the type and shape of `features`.
     """
-    with name_scope(name, "Elu", [features]) as scope:
-        return make_tensor("Elu", [_features(features)], None, scope)
+    return _unary("Elu", features, name)
 
 
 # -- LeakyRelu --------------------------------------------------------------------------------------
@@ -217,8 +225,7 @@ def softplus(features: Any, name: str | None = None) -> Tensor:
     Returns:
         A Tensor with the type and shape of `features`.
     """
-    with name_scope(name, "Softplus", [features]) as scope:
-        return make_tensor("Softplus", [_features(features)], None, scope)
+    return _unary("Softplus", features, name)
 
 
 # -- TopKV2 -----------------------------------------------------------------------------------------

@@ -18,13 +18,13 @@ from labflow.ops.common import (
     FLOAT_TYPES,
     REAL_TYPES,
     base,
-    constant_shape,
     convert_same_dtype,
     convert_to_tensor,
     dims,
     make_tensor,
 )
 from labflow.ops.conv_ops import (
+    _sizes,
     check_format,
     from_nhwc,
     get_sequence,
@@ -198,13 +198,7 @@ def _avg_pool_grad(op, grad):
 def _avg_pool_grad_shape(ins, attrs):
     sizes, g = ins
     fmt = check_format(attrs["data_format"])
-    sd = dims(sizes)
-    if sd is not None and len(sd) != 1:
-        raise ValueError(f"Shape must be rank 1 but is rank {len(sd)} (orig_input_shape)")
-    xd = constant_shape(sizes)
-    if xd is not None and len(xd) != 4:
-        raise ValueError(f"orig_input_shape must be 4-dimensional, got: {len(xd)}")
-    xd = (None,) * 4 if xd is None else xd
+    xd = _sizes(sizes, "orig_input_shape")
     _merge("AvgPoolGrad", "grad", _pooled_dims("AvgPoolGrad", to_nhwc(xd, fmt), attrs),
            to_nhwc(rank4(g, "grad"), fmt))
     return base(g), xd

@@ -277,9 +277,9 @@ def _pool_args(spec):
         ksize=list(k), strides=list(s), padding=padding, data_format=fmt), (k, s, padding, fmt)
 
 
-def _distinct(shape):
+def _distinct(shape, rng=R):
     # Distinct values: no ties, so numerical gradients never cross a max switch.
-    return R.permutation(int(np.prod(shape))).reshape(shape) * 0.25 + R.rand(*shape) * 0.01
+    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.25 + rng.rand(*shape) * 0.01
 
 
 @samples("MaxPool")
