@@ -15,6 +15,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     functional_ops,
     fused_elementwise_ops,
     higher_order,
+    image_ops,
     init_ops,
     io_ops,
     list_ops,

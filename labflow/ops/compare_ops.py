@@ -238,6 +238,17 @@ def cast(x: Any, dtype: Any, name: str | None = None) -> Any:
         return make_tensor("Cast", [x], {"SrcT": src, "DstT": dst, "Truncate": False}, scope)
 
 
+def _largest_below(src: _dt.DType, bound: int) -> Any:
+    """The largest value of `src` that is <= `bound`: int32's max rounds up to 2**31 in float32, which would
+    overflow the cast, so a float bound steps one unit down (TF's saturate_cast gives 2147483520)."""
+    f = src.as_numpy_dtype
+    hi = f(bound)
+    if src.is_floating and float(hi) > bound:  # integer maxima are 2**k - 1, so `hi` rounded to exactly 2**k
+        import ml_dtypes
+        hi = f(float(hi) * (1 - float(ml_dtypes.finfo(f).eps) / 2))
+    return hi
+
+
 def saturate_cast(value: Any, dtype: Any, name: str | None = None) -> Tensor:
     """Casts `value` to `dtype`, first clipping it to the range `dtype` can hold."""
     from labflow.ops import math_ops
@@ -249,7 +260,8 @@ def saturate_cast(value: Any, dtype: Any, name: str | None = None) -> Tensor:
             if src.min < dst.min:
                 value = math_ops.maximum(value, convert_to_tensor(dst.min, dtype=src, name="min"))
             if src.max > dst.max:
-                value = math_ops.minimum(value, convert_to_tensor(dst.max, dtype=src, name="max"))
+                value = math_ops.minimum(value, convert_to_tensor(_largest_below(src, dst.max), dtype=src,
+                                                                  name="max"))
         return cast(value, dst, name=scope)
 
 
