@@ -2,11 +2,16 @@
 cells (`tf.nn.rnn_cell`) and static_rnn / dynamic_rnn."""
 
 from labflow.nn import rnn_cell  # noqa: F401,E402
+from labflow.nn.bidirectional import *  # noqa: F401,F403,E402
+from labflow.nn.embedding_sparse import *  # noqa: F401,F403,E402
 from labflow.nn.impl import *  # noqa: F401,F403 - moments, batch_normalization, l2_normalize, xw_plus_b, ...
 from labflow.nn.rnn import dynamic_rnn, static_rnn  # noqa: F401,E402
+from labflow.nn.sampled_losses import *  # noqa: F401,F403,E402
 from labflow.ops.array_space_ops import batch_to_space, depth_to_space, space_to_batch, space_to_depth  # noqa: F401,E402
+from labflow.ops.candidate_sampling_ops import *  # noqa: F401,F403,E402
 from labflow.ops.conv_extra_ops import *  # noqa: F401,F403,E402
 from labflow.ops.conv_ops import *  # noqa: F401,F403 - conv2d (+ backprops, transpose), max/avg pooling
+from labflow.ops.ctc_ops import *  # noqa: F401,F403,E402
 from labflow.ops.embedding_ops import embedding_lookup  # noqa: F401
 from labflow.ops.math_ops import sigmoid, tanh  # noqa: F401 - TF exposes these under tf.nn as well
 from labflow.ops.nn_extra_ops import *  # noqa: F401,F403 - relu6, elu, leaky_relu, softplus, top_k, in_top_k

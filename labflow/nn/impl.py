@@ -1,6 +1,7 @@
 """Composite `tf.nn` functions built from primitives, as TF 1.x builds them (nn_impl.py): moments,
 batch_normalization, l2_normalize, xw_plus_b, relu_layer, weighted_cross_entropy_with_logits,
-sufficient_statistics and normalize_moments.
+sufficient_statistics, normalize_moments, weighted_moments, zero_fraction, batch_norm_with_global_normalization,
+and the per-replica loss scaling of TF 1.x's compat API (compute_average_loss, scale_regularization_loss).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from labflow.ops.common import base, convert_to_tensor
 from labflow.ops.nn_ops import bias_add, pick_axis, relu
 
 __all__ = ["moments", "batch_normalization", "l2_normalize", "xw_plus_b", "relu_layer",
-           "weighted_cross_entropy_with_logits", "sufficient_statistics", "normalize_moments"]
+           "weighted_cross_entropy_with_logits", "sufficient_statistics", "normalize_moments", "weighted_moments",
+           "zero_fraction", "batch_norm_with_global_normalization", "compute_average_loss",
+           "scale_regularization_loss"]
 
 
 def _pick_keepdims(keep_dims: Any, keepdims: Any) -> bool:
@@ -29,6 +32,17 @@ def _axes(axes: Any) -> Any:
     if isinstance(axes, Tensor):
         return axes
     return list(axes) if isinstance(axes, (list, tuple)) else [axes]
+
+
+def _moments_out(mean: Tensor, variance: Tensor, ax: Any, keep: bool, half: bool) -> tuple[Tensor, Tensor]:
+    """(mean, variance) as the moments functions return them: reduced axes dropped unless `keep`, and back in
+    float16 for a float16 input (computed in float32)."""
+    if not keep:
+        mean = array_ops.squeeze(mean, ax)
+        variance = array_ops.squeeze(variance, ax)
+    if half:
+        return math_ops.cast(mean, _dt.float16), math_ops.cast(variance, _dt.float16)
+    return mean, variance
 
 
 def moments(x: Any, axes: Any, shift: Any = None, name: str | None = None, keep_dims: Any = None,
@@ -60,12 +74,7 @@ def moments(x: Any, axes: Any, shift: Any = None, name: str | None = None, keep_
         # The mean's own gradient through the variance is zero: stop it, as TF does.
         variance = math_ops.reduce_mean(math_ops.squared_difference(y, array_ops.stop_gradient(mean)), ax,
                                         keepdims=True, name="variance")
-        if not keep:
-            mean = array_ops.squeeze(mean, ax)
-            variance = array_ops.squeeze(variance, ax)
-        if half:
-            return math_ops.cast(mean, _dt.float16), math_ops.cast(variance, _dt.float16)
-        return mean, variance
+        return _moments_out(mean, variance, ax, keep, half)
 
 
 def batch_normalization(x: Any, mean: Any, variance: Any, offset: Any, scale: Any, variance_epsilon: float,
@@ -263,3 +272,131 @@ def normalize_moments(counts: Any, mean_ss: Any, variance_ss: Any, shift: Any,
         variance = math_ops.subtract(math_ops.multiply(variance_ss, divisor), math_ops.square(shifted_mean),
                                      name="variance")
     return mean, variance
+
+
+def weighted_moments(x: Any, axes: Any, frequency_weights: Any, name: str | None = None, keep_dims: Any = None,
+                     keepdims: Any = None) -> tuple[Tensor, Tensor]:
+    """The frequency-weighted mean and variance of `x` over `axes`.
+
+    Args:
+        x: a float Tensor.
+        axes: the dimensions to reduce.
+        frequency_weights: weights broadcastable to `x` (how often each element counts).
+        name: a name scope (default "weighted_moments").
+        keep_dims: keep the reduced dimensions with length 1.
+        keepdims: the new spelling of `keep_dims`.
+
+    Returns:
+        `(weighted_mean, weighted_variance)`; 0 where the weights sum to 0 (TF's div_no_nan).
+    """
+    keep = _pick_keepdims(keep_dims, keepdims)
+    with name_scope(name, "weighted_moments"):
+        x = convert_to_tensor(x, name="x")
+        w = convert_to_tensor(frequency_weights, name="frequency_weights")
+        half = base(x) == _dt.float16
+        if half:
+            x = math_ops.cast(x, _dt.float32)
+        if base(w) != base(x):
+            w = math_ops.cast(w, base(x))
+        ax = _axes(axes)
+        weighted_sum = math_ops.reduce_sum(math_ops.multiply(w, x), ax, keepdims=True, name="weighted_input_sum")
+        sum_of_weights = math_ops.reduce_sum(math_ops.add(w, array_ops.zeros_like(x)), ax, keepdims=True,
+                                             name="sum_of_weights")
+        mean = math_ops.div_no_nan(weighted_sum, sum_of_weights)
+        distsq = math_ops.reduce_sum(math_ops.multiply(w, math_ops.squared_difference(x, mean)), ax, keepdims=True,
+                                     name="weighted_distsq")
+        variance = math_ops.div_no_nan(distsq, sum_of_weights)
+        return _moments_out(mean, variance, ax, keep, half)
+
+
+def zero_fraction(value: Any, name: str | None = None) -> Tensor:
+    """The fraction of zeros in `value` (a float32 scalar), e.g. the sparsity of ReLU activations.
+
+    Args:
+        value: a numeric Tensor.
+        name: a name scope (default "zero_fraction").
+
+    Returns:
+        A float32 scalar in [0, 1] (NaN for an empty tensor, as TF's 0 / 0).
+    """
+    with name_scope(name, "zero_fraction"):
+        value = convert_to_tensor(value, name="value")
+        zero = convert_to_tensor(0, dtype=base(value))
+        is_zero = math_ops.cast(math_ops.equal(value, zero), _dt.float32)
+        num_zero = math_ops.reduce_sum(is_zero)
+        size = math_ops.cast(array_ops.size(value), _dt.float32)
+        return array_ops.identity(math_ops.divide(num_zero, size), name="fraction")
+
+
+def batch_norm_with_global_normalization(t: Any = None, m: Any = None, v: Any = None, beta: Any = None,
+                                         gamma: Any = None, variance_epsilon: Any = None,
+                                         scale_after_normalization: Any = None, name: str | None = None,
+                                         input: Any = None, mean: Any = None,  # noqa: A002 - TF's name
+                                         variance: Any = None) -> Tensor:
+    """TF 1.x's deprecated batch normalization: `batch_normalization` with gamma used only when
+    `scale_after_normalization`.
+
+    Args:
+        t: the input (alias `input`).
+        m: the mean (alias `mean`).
+        v: the variance (alias `variance`).
+        beta: the offset.
+        gamma: the scale, applied when `scale_after_normalization`.
+        variance_epsilon: a small float added to the variance.
+        scale_after_normalization: whether to multiply by gamma.
+        name: a name scope (default "batchnorm").
+        input, mean, variance: the new spellings of t, m, v.
+
+    Returns:
+        The normalized Tensor.
+    """
+    t = input if input is not None else t
+    m = mean if mean is not None else m
+    v = variance if variance is not None else v
+    return batch_normalization(t, m, v, beta, gamma if scale_after_normalization else None, variance_epsilon, name)
+
+
+def compute_average_loss(per_example_loss: Any, sample_weight: Any = None, global_batch_size: Any = None) -> Tensor:
+    """The sum of the (weighted) per-example losses divided by the global batch size.
+
+    labflow runs one replica per graph, so the global batch size defaults to the first dimension of
+    `per_example_loss`.
+
+    Args:
+        per_example_loss: a Tensor of rank >= 1: one loss per example.
+        sample_weight: optional weights broadcastable to `per_example_loss`.
+        global_batch_size: an optional integer (default: the batch dimension of the losses).
+
+    Returns:
+        A scalar: sum(losses) / global_batch_size (0 when the batch size is 0).
+
+    Raises:
+        ValueError: a scalar `per_example_loss`, or a non-integer or negative `global_batch_size`.
+    """
+    loss = convert_to_tensor(per_example_loss)
+    dtype = base(loss)
+    if loss.get_shape().ndims == 0:
+        raise ValueError("Invalid value passed for `per_example_loss`. Expected a tensor with at least rank 1, "
+                         f"received: {loss}")
+    if sample_weight is not None:
+        loss = math_ops.multiply(loss, math_ops.cast(convert_to_tensor(sample_weight), dtype))
+    if global_batch_size is None:
+        global_batch_size = array_ops.shape(loss)[0]
+    elif not isinstance(global_batch_size, Tensor):
+        if int(global_batch_size) != global_batch_size or global_batch_size < 0:
+            raise ValueError(f"global_batch_size must be a non-negative integer, got {global_batch_size}")
+    return math_ops.div_no_nan(math_ops.reduce_sum(loss), math_ops.cast(global_batch_size, dtype))
+
+
+def scale_regularization_loss(regularization_loss: Any) -> Tensor:
+    """The summed regularization loss divided by the number of replicas (one in labflow).
+
+    Args:
+        regularization_loss: a Tensor or a list of them (e.g. `tf.losses.get_regularization_losses()`).
+
+    Returns:
+        A scalar: the sum of the regularization losses.
+    """
+    if isinstance(regularization_loss, (list, tuple)):
+        regularization_loss = math_ops.add_n([convert_to_tensor(r) for r in regularization_loss])
+    return math_ops.reduce_sum(regularization_loss)

@@ -77,6 +77,15 @@ def _unroll(cell: Any, steps: list, state: Any, seq: Tensor | None, varscope: An
     return outputs, state
 
 
+def _step_inputs(inputs: Any) -> list:
+    """static_rnn's `inputs` (a non-empty list of per-step tensors or nested structures), as tensors."""
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError("inputs must be a sequence (a Python list of per-step tensors)")
+    if not inputs:
+        raise ValueError("inputs must not be empty")
+    return [nest.map_structure(convert_to_tensor, x) for x in inputs]
+
+
 def static_rnn(cell: Any, inputs: list, initial_state: Any = None, dtype: Any = None, sequence_length: Any = None,
                scope: Any = None) -> tuple:
     """Runs `cell` over a Python list of per-step inputs (TF 1.x `tf.nn.static_rnn`).
@@ -97,11 +106,7 @@ def static_rnn(cell: Any, inputs: list, initial_state: Any = None, dtype: Any = 
         ValueError: empty inputs, unknown input depth, no dtype and no initial_state.
     """
     _check_cell(cell)
-    if not isinstance(inputs, (list, tuple)):
-        raise TypeError("inputs must be a sequence (a Python list of per-step tensors)")
-    if not inputs:
-        raise ValueError("inputs must not be empty")
-    inputs = [nest.map_structure(convert_to_tensor, x) for x in inputs]
+    inputs = _step_inputs(inputs)
     with variable_scope(scope or "rnn") as varscope:
         batch = _batch_size(nest.flatten(inputs[0])[0])
         state = _initial_state(cell, batch, initial_state, dtype)

@@ -35,6 +35,14 @@ def _coords(indices: Any, shape: Any, ctx_name: str) -> tuple:
 
 # -- SparseToDense -----------------------------------------------------------------------------------------
 def _std_shape(ins: list, attrs: dict) -> tuple:
+    for arg, t in (("sparse_indices", ins[0]), ("output_shape", ins[1])):
+        if base(t) not in (_dt.int32, _dt.int64):
+            raise TypeError(f"SparseToDense: {arg} must be int32 or int64, got {base(t).name}")
+    if base(ins[0]) != base(ins[1]):
+        raise TypeError(f"SparseToDense: sparse_indices ({base(ins[0]).name}) and output_shape "
+                        f"({base(ins[1]).name}) must have the same integer type")
+    if attrs.get("Tindices") is None:
+        attrs["Tindices"] = base(ins[0])
     shape = constant_value(ins[1])
     if shape is not None:
         return base(ins[2]), tuple(int(s) for s in np.asarray(shape).reshape(-1))
@@ -43,9 +51,10 @@ def _std_shape(ins: list, attrs: dict) -> tuple:
 
 
 @op("SparseToDense", inputs=("sparse_indices", "output_shape", "sparse_values", "default_value"),
-    attrs={"validate_indices": True}, types=NUMERIC_TYPES + (_dt.bool, _dt.string),
+    attrs={"validate_indices": True, "Tindices": None}, types=NUMERIC_TYPES + (_dt.bool, _dt.string),
     type_inputs=("sparse_values", "default_value"), shape=_std_shape, host_inputs=(0, 1))
-def sparse_to_dense_kernel(xp, sparse_indices, output_shape, sparse_values, default_value, *, validate_indices):
+def sparse_to_dense_kernel(xp, sparse_indices, output_shape, sparse_values, default_value, *, validate_indices,
+                           Tindices):
     coords, shp = _coords(sparse_indices, output_shape, "SparseToDense")
     out = xp.full(shp, default_value, dtype=sparse_values.dtype if hasattr(sparse_values, "dtype") else None)
     if coords and len(coords[0]):
@@ -75,8 +84,13 @@ def sparse_to_dense(sparse_indices: Any, output_shape: Any, sparse_values: Any, 
                     validate_indices: bool = True, name: str | None = None) -> Tensor:
     """A dense tensor of `output_shape` holding `sparse_values` at `sparse_indices`, else `default_value`."""
     v = convert_to_tensor(sparse_values)
-    ins = [convert_to_tensor(sparse_indices, dtype=_dt.int64), convert_to_tensor(output_shape, dtype=_dt.int64), v,
-           convert_to_tensor(default_value, dtype=base(v))]
+    idx = convert_to_tensor(sparse_indices, dtype_hint=_dt.int64)
+    shape = convert_to_tensor(output_shape, dtype_hint=base(idx) if base(idx).is_integer else _dt.int64)
+    if base(shape) != base(idx) and base(shape).is_integer and base(idx).is_integer:
+        from labflow.ops.math_ops import cast  # TF's wrapper takes mixed int32/int64 and the op one type
+        shape = cast(shape, _dt.int64)
+        idx = cast(idx, _dt.int64)
+    ins = [idx, shape, v, convert_to_tensor(default_value, dtype=base(v))]
     op_ = make_op("SparseToDense", ins, {"validate_indices": bool(validate_indices)}, name or "SparseToDense")
     return op_._outputs[0]
 
