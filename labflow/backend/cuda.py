@@ -79,3 +79,17 @@ def configure_memory(index: int, fraction: float = 0.0, allow_growth: bool = Tru
     if fraction and fraction > 0:
         with cp.cuda.Device(index):
             cp.get_default_memory_pool().set_limit(fraction=float(fraction))
+
+
+def special_module(xp: Any) -> Any:
+    """The special-function module for `xp`'s arrays: scipy.special for NumPy, cupyx.scipy.special for
+    CuPy (the emulated GPU brings its own), so special-function kernels stay on the device."""
+    import numpy as np
+    if xp is np:
+        import scipy.special
+        return scipy.special
+    own = getattr(xp, "scipy_special", None)  # the emulated GPU's counted wrapper of scipy.special
+    if own is not None:
+        return own
+    import cupyx.scipy.special  # ships with CuPy
+    return cupyx.scipy.special

@@ -151,6 +151,13 @@ def _usum_shape(ins, attrs):
 def unsorted_segment_sum_kernel(xp, data, segment_ids, num_segments):
     n = _int(num_segments)
     ids = segment_ids.reshape(-1)
+    # Checked on the CPU only, as TF does: on a GPU the check would cost a device->host sync on the hot
+    # path of every embedding gradient.
+    if xp is np and ids.size and int(ids.max()) >= n:
+        from labflow import errors
+        raise errors.InvalidArgumentError(None, None, f"UnsortedSegmentSum: segment_ids has the value "
+                                          f"{int(ids.max())}, which is out of range [0, {n}): raise "
+                                          "num_segments (negative ids are dropped)")
     vals = data.reshape(ids.shape + data.shape[segment_ids.ndim:])
     out = xp.zeros((n + 1,) + vals.shape[1:], dtype=data.dtype)
     # Negative ids are dropped (TF's rule): they land in a spare last row that is cut off.

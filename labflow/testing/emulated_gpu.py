@@ -274,6 +274,16 @@ class _RandomState:
         return _function(f"random.{name}", fn)
 
 
+class _SpecialModule(types.ModuleType):
+    """cupyx.scipy.special: scipy.special's functions, each call one counted launch."""
+
+    def __getattr__(self, name: str) -> Any:
+        import scipy.special
+        fn = _function(f"special.{name}", getattr(scipy.special, name))
+        setattr(self, name, fn)
+        return fn
+
+
 class _Module(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         value = getattr(np, name)
@@ -291,6 +301,7 @@ def _module() -> _Module:
     m.ReferenceKernel = ReferenceKernel
     m.get_default_memory_pool = lambda: _pool
     m.random = types.SimpleNamespace(RandomState=_RandomState)
+    m.scipy_special = _SpecialModule("cupyx_emulated.scipy.special")
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, getDeviceProperties=lambda i: dict(_PROPS),
                                     deviceSynchronize=_synchronize, memGetInfo=lambda: (16 << 30, 16 << 30))
     m.cuda = types.SimpleNamespace(Device=_Device, runtime=runtime)
