@@ -69,22 +69,25 @@ from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, W
 from labflow.ops.load_library import load_op_library
 from labflow.ops.array_extra_ops import *
 from labflow.ops.array_nd_ops import *
+from labflow.ops.check_ops import *
 from labflow.ops.linalg_ops import *
 from labflow.ops.lookup_ops import *
 from labflow.ops.segment_ops import *
 from labflow.ops.special_math_ops import *
 from labflow.ops.string_ops import *
 from labflow.ops.image_transform import random_crop
+from labflow.versions import *
 
 from labflow import compat, contrib, data, initializers, layers, losses, math, metrics, nn, random, summary, train
 from labflow import sparse
-from labflow import image, linalg, lookup, strings
+from labflow.logging import get_logger
+from labflow import app, debugging, flags, gfile, image, io, linalg, logging, lookup, strings, test
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest
 from labflow.tools import graph_util
 
-__version__ = "0.1.0"
+from labflow.versions import VERSION as __version__
 
 
 def __getattr__(name: str):

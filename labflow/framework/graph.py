@@ -271,8 +271,10 @@ class Graph(ScopesMixin):
 
     @property
     def graph_def_versions(self):
+        from labflow import versions
         from labflow.framework.protos import versions_pb2
-        return versions_pb2.VersionDef(producer=27, min_consumer=0)
+        return versions_pb2.VersionDef(producer=versions.GRAPH_DEF_VERSION,
+                                       min_consumer=versions.GRAPH_DEF_VERSION_MIN_CONSUMER)
 
     # -- op creation -----------------------------------------------------------------------------------
     def create_op(self, op_type: str, inputs: list, dtypes: Any = None, input_types: Any = None,

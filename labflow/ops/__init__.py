@@ -7,6 +7,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     array_nd_ops,
     array_ops,
     candidate_sampling_ops,
+    check_ops,
     clip_ops,
     cond_while,
     control_flow_ops,

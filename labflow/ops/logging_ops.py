@@ -17,27 +17,23 @@ from labflow.ops.common import base, convert_to_tensor, dims, no_outputs
 __all__ = ["Assert", "Print"]
 
 
-def _show(values: tuple, summarize: int | None) -> str:
-    """TF's rendering of Assert/Print data: strings as they are, arrays' first `summarize` entries."""
+def _show(values: tuple, summarize: int | None, sep: str) -> str:
+    """TF's rendering of Assert/Print data: each value in brackets, arrays cut to `summarize` entries."""
     parts = []
     for v in values:
         a = np.asarray(v.get() if hasattr(v, "get") else v)  # a CuPy array comes to the host to be shown
-        if a.dtype == object and a.ndim == 0:
-            x = a.item()
-            parts.append(x.decode(errors="replace") if isinstance(x, bytes) else str(x))
-            continue
         flat = a.reshape(-1)
         n = flat.size if summarize is None or summarize < 0 else min(summarize, flat.size)
         items = " ".join(str(x.decode(errors="replace") if isinstance(x, bytes) else x) for x in flat[:n])
         parts.append(f"[{items}{'...' if n < flat.size else ''}]")
-    return " ".join(parts)
+    return sep.join(parts)
 
 
 @op("Assert", inputs=("condition", "*data"), attrs={"summarize": 3}, shape=no_outputs, outputs=0, stateful=True,
     not_differentiable=True, needs_ctx=True, host_op=True)
 def assert_kernel(xp, condition, *data, summarize, ctx):
     if not bool(np.all(np.asarray(condition))):
-        raise errors.InvalidArgumentError(None, ctx.op, f"assertion failed: {_show(data, summarize)}")
+        raise errors.InvalidArgumentError(None, ctx.op, f"assertion failed: {_show(data, summarize, ' ')}")
 
 
 def Assert(condition: Any, data: list, summarize: int | None = None, name: str | None = None) -> Operation:  # noqa: N802
@@ -72,7 +68,7 @@ def print_kernel(xp, input, *data, message, first_n, summarize, ctx):
     count = ctx.state = (ctx.state or 0) + 1
     if first_n < 0 or count <= first_n:
         # sys.stderr, read when called: a notebook kernel shows it under the cell that ran the step
-        print(f"{message}{_show(data, summarize)}", file=sys.stderr, flush=True)
+        print(f"{message}{_show(data, summarize, '')}", file=sys.stderr, flush=True)
     return input
 
 

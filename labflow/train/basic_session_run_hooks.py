@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from typing import Any, Callable
 
@@ -26,19 +25,19 @@ _log = logging.getLogger("labflow")
 
 
 def make_info_logs_visible() -> None:
-    """Lets INFO records of the "labflow" logger reach the user (stderr) when logging is not configured.
+    """Lets the hooks' INFO records of the "labflow" logger reach the user when logging is not configured.
 
-    Only acts when neither that logger nor the root logger has a handler (then it adds a stderr handler
-    and sets the level to INFO if unset), so an application's own logging setup (or pytest's capture) is
-    never overridden or doubled.
+    Unlike TF 1.x, where LoggingTensorHook prints nothing until `tf.logging.set_verbosity(INFO)`, a hook's
+    output shows by default. Only acts when the root logger has no handler (so an application's own logging
+    setup, or pytest's capture, is never overridden or doubled) and the level was never set (so an explicit
+    `tf.logging.set_verbosity` wins); the handler is tf.logging's own, so nothing prints twice.
     """
-    if _log.handlers or logging.getLogger().handlers:
+    if logging.getLogger().handlers:
         return
+    from labflow import logging as tf_logging
+    tf_logging.get_logger()
     if _log.level == logging.NOTSET:
         _log.setLevel(logging.INFO)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-    _log.addHandler(handler)
 
 
 def _global_step_tensor(hook_name: str) -> Any:
