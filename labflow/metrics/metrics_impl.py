@@ -36,12 +36,44 @@ def _add(collections: Any, value: Any) -> None:
         add_to_collections(collections, value)
 
 
+def _publish(value: Tensor, update_op: Any, metrics_collections: Any, updates_collections: Any) -> tuple:
+    """Adds a metric's value and update op to the caller's collections; returns `(value, update_op)`."""
+    _add(metrics_collections, value)
+    _add(updates_collections, update_op)
+    return value, update_op
+
+
+def _compatible(a: Tensor, b: Tensor) -> None:
+    if not a.get_shape().is_compatible_with(b.get_shape()):
+        raise ValueError(f"Shapes {a.get_shape()} and {b.get_shape()} are incompatible")
+
+
 def _squeeze(predictions: Tensor, labels: Tensor | None, weights: Any) -> tuple:
     """TF's _remove_squeezable_dimensions for metrics (labels and predictions of equal rank)."""
     if labels is not None:
         labels, predictions = remove_squeezable_dimensions(labels, predictions)
     weights = remove_squeezable_weights(predictions, weights)
     return predictions, labels, weights
+
+
+def _weigh(values: Tensor, weights: Any) -> tuple:
+    """(values * weights, weights): the weights squeezed, cast to float32 and broadcast to `values`."""
+    values, _, weights = _squeeze(values, None, weights)
+    weights = broadcast_weights(math_ops.cast(weights, _dt.float32), values)
+    return math_ops.multiply(values, weights), weights
+
+
+def _running_mean(total: Variable, count: Variable, values: Tensor, num_values: Tensor, metrics_collections: Any,
+                  updates_collections: Any) -> tuple:
+    """`total / count` after adding a batch's (weighted) `values` and `num_values` to the accumulators."""
+    update_total = state_ops.assign_add(total, values)
+    # TF adds a control dependency on `values` here; it only orders the two updates, and the runtime
+    # cannot yet take a control input from a fed placeholder, so it is left out.
+    update_count = state_ops.assign_add(count, num_values)
+    zero = convert_to_tensor(0.0)
+    mean_t = math_ops.div_no_nan(total, math_ops.maximum(count, zero), name="value")
+    update_op = math_ops.div_no_nan(update_total, math_ops.maximum(update_count, zero), name="update_op")
+    return _publish(mean_t, update_op, metrics_collections, updates_collections)
 
 
 def mean(values: Any, weights: Any = None, metrics_collections: Any = None, updates_collections: Any = None,
@@ -65,20 +97,10 @@ def mean(values: Any, weights: Any = None, metrics_collections: Any = None, upda
         if weights is None:
             num_values = math_ops.cast(array_ops.size(values), _dt.float32)
         else:
-            values, _, weights = _squeeze(values, None, weights)
-            weights = broadcast_weights(math_ops.cast(weights, _dt.float32), values)
-            values = math_ops.multiply(values, weights)
+            values, weights = _weigh(values, weights)
             num_values = math_ops.reduce_sum(weights)
-        update_total = state_ops.assign_add(total, math_ops.reduce_sum(values))
-        # TF adds a control dependency on `values` here; it only orders the two updates, and the runtime
-        # cannot yet take a control input from a fed placeholder, so it is left out.
-        update_count = state_ops.assign_add(count, num_values)
-        zero = convert_to_tensor(0.0)
-        mean_t = math_ops.div_no_nan(total, math_ops.maximum(count, zero), name="value")
-        update_op = math_ops.div_no_nan(update_total, math_ops.maximum(update_count, zero), name="update_op")
-        _add(metrics_collections, mean_t)
-        _add(updates_collections, update_op)
-        return mean_t, update_op
+        return _running_mean(total, count, math_ops.reduce_sum(values), num_values, metrics_collections,
+                             updates_collections)
 
 
 def accuracy(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
@@ -101,8 +123,7 @@ def accuracy(labels: Any, predictions: Any, weights: Any = None, metrics_collect
     predictions = convert_to_tensor(predictions)
     labels = convert_to_tensor(labels)
     predictions, labels, weights = _squeeze(predictions, labels, weights)
-    if not predictions.get_shape().is_compatible_with(labels.get_shape()):
-        raise ValueError(f"Shapes {predictions.get_shape()} and {labels.get_shape()} are incompatible")
+    _compatible(predictions, labels)
     if base(labels) != base(predictions):
         predictions = math_ops.cast(predictions, base(labels))
     is_correct = math_ops.cast(math_ops.equal(predictions, labels), _dt.float32)
@@ -117,17 +138,14 @@ def _count_condition(values: Tensor, weights: Any, metrics_collections: Any, upd
         values = math_ops.multiply(values, weights)
     value = array_ops.identity(count)
     update_op = state_ops.assign_add(count, math_ops.reduce_sum(values))
-    _add(metrics_collections, value)
-    _add(updates_collections, update_op)
-    return value, update_op
+    return _publish(value, update_op, metrics_collections, updates_collections)
 
 
 def _bool_pair(labels: Any, predictions: Any, weights: Any) -> tuple:
     predictions = math_ops.cast(predictions, _dt.bool)
     labels = math_ops.cast(labels, _dt.bool)
     predictions, labels, weights = _squeeze(predictions, labels, weights)
-    if not predictions.get_shape().is_compatible_with(labels.get_shape()):
-        raise ValueError(f"Shapes {predictions.get_shape()} and {labels.get_shape()} are incompatible")
+    _compatible(predictions, labels)
     return labels, predictions, weights
 
 
@@ -172,11 +190,8 @@ def precision(labels: Any, predictions: Any, weights: Any = None, metrics_collec
         lab, pred, w = _bool_pair(labels, predictions, weights)
         tp, tp_up = true_positives(lab, pred, w)
         fp, fp_up = false_positives(lab, pred, w)
-        p = _ratio(tp, fp, "value")
-        update_op = _ratio(tp_up, fp_up, "update_op")
-        _add(metrics_collections, p)
-        _add(updates_collections, update_op)
-        return p, update_op
+        return _publish(_ratio(tp, fp, "value"), _ratio(tp_up, fp_up, "update_op"), metrics_collections,
+                        updates_collections)
 
 
 def recall(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
@@ -190,11 +205,8 @@ def recall(labels: Any, predictions: Any, weights: Any = None, metrics_collectio
         lab, pred, w = _bool_pair(labels, predictions, weights)
         tp, tp_up = true_positives(lab, pred, w)
         fn, fn_up = false_negatives(lab, pred, w)
-        r = _ratio(tp, fn, "value")
-        update_op = _ratio(tp_up, fn_up, "update_op")
-        _add(metrics_collections, r)
-        _add(updates_collections, update_op)
-        return r, update_op
+        return _publish(_ratio(tp, fn, "value"), _ratio(tp_up, fn_up, "update_op"), metrics_collections,
+                        updates_collections)
 
 
 def _error_metric(default: str, fn: Any) -> Any:
@@ -203,8 +215,7 @@ def _error_metric(default: str, fn: Any) -> Any:
         predictions = convert_to_tensor(predictions)
         labels = convert_to_tensor(labels)
         predictions, labels, weights = _squeeze(predictions, labels, weights)
-        if not predictions.get_shape().is_compatible_with(labels.get_shape()):
-            raise ValueError(f"Shapes {predictions.get_shape()} and {labels.get_shape()} are incompatible")
+        _compatible(predictions, labels)
         err = fn(math_ops.cast(predictions, _dt.float32), math_ops.cast(labels, _dt.float32))
         return mean(err, weights, metrics_collections, updates_collections, name or default)
     metric.__name__ = default
