@@ -75,6 +75,7 @@ from labflow.ops.lookup_ops import *
 from labflow.ops.segment_ops import *
 from labflow.ops.special_math_ops import *
 from labflow.ops.string_ops import *
+from labflow.ops.template import *
 from labflow.ops.image_transform import random_crop
 from labflow.versions import *
 

@@ -13,6 +13,11 @@ import numpy as np
 
 from labflow import dtypes as _dt
 from labflow.framework import registry
+from labflow.framework.gradient_options import (
+    UnconnectedGradients,
+    as_unconnected_gradients,
+    check_aggregation_method,
+)
 from labflow.framework.graph import _graph_of
 from labflow.framework.tensor import IndexedSlices, Operation, Tensor
 
@@ -134,13 +139,20 @@ def _as_x_tensor(x: Any) -> Tensor:
 
 def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
               colocate_gradients_with_ops: bool = False, gate_gradients: bool = False,
-              aggregation_method: Any = None, stop_gradients: Any = None) -> list:
+              aggregation_method: Any = None, stop_gradients: Any = None,
+              unconnected_gradients: Any = UnconnectedGradients.NONE) -> list:
     """Symbolic derivatives of sum(ys) w.r.t. each of `xs` (TF 1.x `tf.gradients`).
 
+    `aggregation_method` must be None or a `tf.AggregationMethod` constant (all give the same sums).
+    `unconnected_gradients` ("none" / "zero" or a `tf.UnconnectedGradients`) says what an x that does
+    not affect ys gets: None, or zeros shaped like x.
+
     Returns a list with one entry per x: a Tensor, an IndexedSlices (sparse, e.g. through gather), or
-    None when x does not affect ys.
+    None when x does not affect ys (zeros with UnconnectedGradients.ZERO).
     """
     from labflow.framework.convert import convert_to_tensor
+    check_aggregation_method(aggregation_method)
+    unconnected_gradients = as_unconnected_gradients(unconnected_gradients)
     ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
     xs = list(xs) if isinstance(xs, (list, tuple)) else [xs]
     ys = [convert_to_tensor(y) for y in ys]
@@ -236,7 +248,10 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
         result = []
         for x in xs:
             result.append(_aggregate(g, out_grads.get(x, []), x.dtype))
-        return result
+    if unconnected_gradients is UnconnectedGradients.ZERO:
+        result = [_op(g, "ZerosLike", [x], name="zeros_like")._outputs[0] if r is None else r
+                  for x, r in zip(xs, result)]
+    return result
 
 
 def _call_grad(g, op: Operation, grads: list) -> list:
@@ -268,3 +283,42 @@ def _call_grad(g, op: Operation, grads: list) -> list:
         raise ValueError(f"Gradient function for op '{op.name}' (type {op.type}) returned {len(res)} "
                          f"gradients, expected {len(op._inputs)}")
     return res
+
+
+def hessians(ys: Any, xs: Any, name: str = "hessians", colocate_gradients_with_ops: bool = False,
+             gate_gradients: bool = False, aggregation_method: Any = None) -> list:
+    """The Hessian of sum(ys) w.r.t. each x in `xs` (TF 1.x `tf.hessians`), shaped x.shape + x.shape.
+
+    Row j is the gradient of the j-th element of the flattened first derivative. TF builds the rows in
+    a while_loop; labflow unrolls them (one gradient per element of x), so each x needs a static number
+    of elements.
+
+    Raises:
+        ValueError: an x whose number of elements is unknown at graph construction.
+    """
+    from labflow.ops import array_ops
+    xs = list(xs) if isinstance(xs, (list, tuple)) else [xs]
+    kwargs = {"colocate_gradients_with_ops": colocate_gradients_with_ops, "gate_gradients": gate_gradients,
+              "aggregation_method": aggregation_method}
+    out = []
+    first = gradients(ys, xs, **kwargs)
+    for grad, x in zip(first, xs):
+        xt = _as_x_tensor(x)
+        xd = xt._shape_dims
+        if xd is None or None in xd:
+            raise ValueError(f"tf.hessians needs the static shape of {xt.name}, got "
+                             f"{'unknown rank' if xd is None else list(xd)}: labflow unrolls the Hessian's "
+                             "rows. Give the tensor a fully defined shape (e.g. with set_shape).")
+        if grad is None:
+            out.append(None)
+            continue
+        g = xt.graph
+        with g.name_scope(name):
+            flat = array_ops.reshape(grad, [-1])
+            n = int(np.prod(xd, dtype=np.int64))
+            rows = []
+            for j in range(n):
+                row = gradients(flat[j], x, unconnected_gradients=UnconnectedGradients.ZERO, **kwargs)[0]
+                rows.append(array_ops.reshape(densify(row) if isinstance(row, IndexedSlices) else row, [-1]))
+            out.append(array_ops.reshape(array_ops.stack(rows), list(xd) + list(xd)))
+    return out

@@ -1,4 +1,5 @@
-"""`tf.train`: optimizers, slots, the global step, graph writing."""
+"""`tf.train`: optimizers and their slots, moving averages, learning-rate schedules, the global step, Saver and
+checkpoint utilities, input pipelines, sessions and hooks."""
 
 from typing import Any as _Any
 
@@ -16,7 +17,9 @@ from labflow.train import (
     multi_apply_ops,  # noqa: F401 - registers _MultiApplyAdam (runtime/fusion.py)
     slot_creator,  # noqa: F401
 )
+from labflow.train.adadelta import AdadeltaOptimizer  # noqa: F401
 from labflow.train.adagrad import AdagradOptimizer  # noqa: F401
+from labflow.train.adagrad_da import AdagradDAOptimizer  # noqa: F401
 from labflow.train.adam import AdamOptimizer  # noqa: F401
 from labflow.train.basic_session_run_hooks import (  # noqa: F401
     CheckpointSaverHook,
@@ -32,12 +35,25 @@ from labflow.train.basic_session_run_hooks import (  # noqa: F401
     StopAtStepHook,
     SummarySaverHook,
 )
+from labflow.train.checkpoint_utils import (  # noqa: F401
+    basic_train_loop,
+    checkpoints_iterator,
+    generate_checkpoint_state_proto,
+    get_checkpoint_mtimes,
+    init_from_checkpoint,
+    list_variables,
+    load_checkpoint,
+    load_variable,
+    match_filenames_once,
+    remove_checkpoint,
+)
 from labflow.train.coordinator import Coordinator, LooperThread  # noqa: F401
 from labflow.train.device_setter import (  # noqa: F401
     GreedyLoadBalancingStrategy,
     byte_size_load_fn,
     replica_device_setter,
 )
+from labflow.train.ftrl import FtrlOptimizer  # noqa: F401
 from labflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
 from labflow.train.input import (  # noqa: F401
     batch,
@@ -56,10 +72,14 @@ from labflow.train.input import (  # noqa: F401
 )
 from labflow.train.learning_rate_decay import (  # noqa: F401
     cosine_decay,
+    cosine_decay_restarts,
     exponential_decay,
     inverse_time_decay,
+    linear_cosine_decay,
     natural_exp_decay,
+    noisy_linear_cosine_decay,
     piecewise_constant,
+    piecewise_constant_decay,
     polynomial_decay,
 )
 from labflow.train.meta_graph import export_meta_graph, import_meta_graph  # noqa: F401
@@ -73,7 +93,10 @@ from labflow.train.monitored_session import (  # noqa: F401
     SingularMonitoredSession,
     WorkerSessionCreator,
 )
+from labflow.train.moving_averages import ExponentialMovingAverage  # noqa: F401
 from labflow.train.optimizer import Optimizer  # noqa: F401
+from labflow.train.proximal_adagrad import ProximalAdagradOptimizer  # noqa: F401
+from labflow.train.proximal_gradient_descent import ProximalGradientDescentOptimizer  # noqa: F401
 from labflow.train.queue_runner import QueueRunner, add_queue_runner, start_queue_runners  # noqa: F401
 from labflow.train.rmsprop import RMSPropOptimizer  # noqa: F401
 from labflow.train.saver import (  # noqa: F401
@@ -82,8 +105,6 @@ from labflow.train.saver import (  # noqa: F401
     checkpoint_exists,
     get_checkpoint_state,
     latest_checkpoint,
-    list_variables,
-    load_variable,
     update_checkpoint_state,
 )
 from labflow.train.session_manager import SessionManager  # noqa: F401

@@ -10,6 +10,19 @@ from labflow.train import training_ops
 from labflow.train.optimizer import Optimizer, cast_to, hyper
 
 
+def constant_slot(optimizer: Optimizer, var: Any, value: float, slot_name: str, op_name: str) -> Any:
+    """`optimizer`'s slot `slot_name` of `var`, filled with `value` (Adagrad's and FTRL's accumulators).
+
+    A variable of partly unknown shape takes the slot's shape from its initial value at run time."""
+    dtype = var.dtype.base_dtype
+    if var.get_shape().is_fully_defined():
+        init = init_ops.constant_initializer(value, dtype=dtype)
+        return optimizer._get_or_make_slot_with_initializer(var, init, var.get_shape(), dtype, slot_name, op_name)
+    from labflow.ops import array_ops, math_ops
+    val = math_ops.multiply(array_ops.ones_like(var.initial_value, dtype=dtype), value)
+    return optimizer._get_or_make_slot(var, val, slot_name, op_name)
+
+
 class AdagradOptimizer(Optimizer):
     """Adagrad, with one slot per variable: "accumulator" (`W/Adagrad`), starting at the initial value."""
 
@@ -34,16 +47,7 @@ class AdagradOptimizer(Optimizer):
 
     def _create_slots(self, var_list: list) -> None:
         for v in var_list:
-            dtype = v.dtype.base_dtype
-            if v.get_shape().is_fully_defined():
-                init = init_ops.constant_initializer(self._initial_accumulator_value, dtype=dtype)
-                self._get_or_make_slot_with_initializer(v, init, v.get_shape(), dtype, "accumulator",
-                                                        self._name)
-            else:
-                from labflow.ops import array_ops, math_ops
-                val = math_ops.multiply(array_ops.ones_like(v.initial_value, dtype=dtype),
-                                        self._initial_accumulator_value)
-                self._get_or_make_slot(v, val, "accumulator", self._name)
+            constant_slot(self, v, self._initial_accumulator_value, "accumulator", self._name)
 
     def _prepare(self) -> None:
         self._learning_rate_tensor = hyper(self._learning_rate, "learning_rate")

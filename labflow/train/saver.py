@@ -20,8 +20,8 @@ from labflow.framework.graph import GraphKeys, get_default_graph
 from labflow.framework.protos import checkpoint_state_pb2, saver_pb2
 from labflow.train import checkpoint_format as ckpt
 
-__all__ = ["Saver", "latest_checkpoint", "get_checkpoint_state", "checkpoint_exists", "list_variables",
-           "load_variable", "NewCheckpointReader", "update_checkpoint_state"]
+__all__ = ["Saver", "latest_checkpoint", "get_checkpoint_state", "checkpoint_exists",
+           "NewCheckpointReader", "update_checkpoint_state"]
 
 
 def _var_name(v: Any) -> str:
@@ -259,16 +259,6 @@ def _resolve(ckpt_dir_or_file: str) -> str:
             raise errors.NotFoundError(None, None, f"No checkpoint found in {ckpt_dir_or_file}")
         return p
     return ckpt_dir_or_file
-
-
-def list_variables(ckpt_dir_or_file: str) -> list[tuple[str, list[int]]]:
-    """(name, shape) of every variable in a checkpoint (a prefix or a folder)."""
-    return ckpt.list_variables(_resolve(ckpt_dir_or_file))
-
-
-def load_variable(ckpt_dir_or_file: str, name: str) -> np.ndarray:
-    """The saved value of one variable."""
-    return ckpt.read_tensors(_resolve(ckpt_dir_or_file), [name])[name]
 
 
 class NewCheckpointReader:

@@ -23,7 +23,8 @@ from labflow.ops.state_ops import as_ref, check_ref, check_scalar
 from labflow.runtime.devices import deref
 from labflow.train import gpu_update_kernels
 
-# input name -> role: "ref" (variable or slot), "scalar" (hyperparameter), "dense" (like var), "grad", "idx"
+# input name -> role: "ref" (variable or slot), "scalar" (hyperparameter), "dense" (like var), "grad", "idx",
+# "step" (an int64 scalar: AdagradDA's global step)
 _SIGS = {
     "ApplyGradientDescent": ("var:ref", "alpha:scalar", "delta:dense"),
     "ApplyMomentum": ("var:ref", "accum:ref", "lr:scalar", "grad:dense", "momentum:scalar"),
@@ -59,7 +60,7 @@ def _shape_fn(op_type: str):
                     vd = merge_dims(vd, dims(t))
                 except ValueError as e:
                     raise ValueError(f"{e} (input '{name}' must have the shape of 'var')") from None
-            elif role == "scalar":
+            elif role in ("scalar", "step"):
                 check_scalar(t, name)
             elif role == "idx":
                 idx_d = dims(t)
@@ -87,7 +88,7 @@ def _declare(op_type: str, extra_attrs: dict | None = None):
     if "idx" in roles:
         attrs["Tindices"] = _dt.int32
     return op(op_type, inputs=tuple(names), attrs=attrs, types=FLOAT_TYPES,
-              type_inputs=tuple(n for n, r in zip(names, roles) if r != "idx"), shape=_shape_fn(op_type),
+              type_inputs=tuple(n for n, r in zip(names, roles) if r not in ("idx", "step")), shape=_shape_fn(op_type),
               ref_inputs=tuple(i for i, r in enumerate(roles) if r == "ref"), stateful=True,
               not_differentiable=True)
 
@@ -355,6 +356,12 @@ def _apply(op_type: str, args: list, attrs: dict, name: str | None) -> Tensor:
                                 f"list of allowed values: int32, int64 (op {op_type})")
             attrs["Tindices"] = t.dtype.base_dtype
             ins.append(t)
+        elif role == "step":
+            t = convert_to_tensor(a, dtype_hint=_dt.int64, name=n)
+            if t.dtype.base_dtype != _dt.int64:
+                raise TypeError(f"Input '{n}' of '{op_type}' Op has type {t.dtype.base_dtype.name} that does not "
+                                "match expected type of int64.")
+            ins.append(t)
         else:
             ins.append(convert_to_tensor(a, dtype=dt, name=n))
     return make_tensor(op_type, ins, attrs, name or op_type)
@@ -432,3 +439,7 @@ def sparse_apply_centered_rms_prop(var: Any, mg: Any, ms: Any, mom: Any, lr: Any
     """apply_centered_rms_prop on the rows `indices` only."""
     return _apply("SparseApplyCenteredRMSProp", [var, mg, ms, mom, lr, rho, momentum, epsilon, grad, indices],
                   {"use_locking": use_locking}, name)
+
+
+# The rest of TF's training ops (Adadelta, FTRL, proximal); imported last: they use the helpers above.
+from labflow.train.training_extra_ops import *  # noqa: E402,F401,F403
