@@ -63,9 +63,11 @@ from labflow.ops.quantized_ops import (
 )
 from labflow.ops.script_ops import numpy_function, py_func
 from labflow.ops.parsing_ops import (
-    FixedLenFeature, VarLenFeature, decode_csv, decode_raw, parse_example, parse_single_example,
+    FixedLenFeature, FixedLenSequenceFeature, SparseFeature, VarLenFeature, decode_csv, decode_raw, parse_example,
+    parse_single_example,
 )
 from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, WholeFileReader, read_file
+from labflow.ops.parsing_sequence_ops import parse_single_sequence_example
 from labflow.ops.load_library import load_op_library
 from labflow.ops.array_extra_ops import *
 from labflow.ops.array_nd_ops import *
@@ -76,6 +78,7 @@ from labflow.ops.segment_ops import *
 from labflow.ops.special_math_ops import *
 from labflow.ops.string_ops import *
 from labflow.ops.template import *
+from labflow.ops.sparse_extra_ops import *
 from labflow.ops.image_transform import random_crop
 from labflow.versions import *
 

@@ -75,6 +75,17 @@ class SparseTensor:
         from labflow.runtime.session import _session_for
         return _session_for(self.graph, session, "SparseTensor").run(self, feed_dict)
 
+    # TF 1.x overloads only these three for a SparseTensor and a dense operand (SparseDenseCwiseMul/Div).
+    def __mul__(self, other: Any) -> SparseTensor:
+        from labflow.ops.sparse_math_ops import sparse_dense_cwise_mul
+        return sparse_dense_cwise_mul(self, other)
+
+    def __truediv__(self, other: Any) -> SparseTensor:
+        from labflow.ops.sparse_math_ops import sparse_dense_cwise_div
+        return sparse_dense_cwise_div(self, other)
+
+    __div__ = __truediv__
+
     def _components(self) -> list[Tensor]:
         return [self._indices, self._values, self._dense_shape]
 

@@ -35,6 +35,7 @@ from labflow.ops import (  # noqa: F401 - imported for their registrations
     script_ops,
     segment_ops,
     sendrecv_ops,
+    sparse_extra_ops,
     sparse_ops,
     special_math_ops,
     state_ops,

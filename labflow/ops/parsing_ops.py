@@ -1,10 +1,11 @@
-"""Parsing ops: `tf.parse_example`, `tf.parse_single_example` (dense features) and `tf.decode_raw`.
+"""Parsing ops: `tf.parse_example`, `tf.parse_single_example`, `tf.decode_raw` and `tf.decode_csv`.
 
 The kernels decode serialized `tf.train.Example` protos (wire-compatible with TF's example.proto) on the
 host: strings never live on a GPU, so every op here is a host op (like PyFunc): placed on any device,
 its kernel runs on NumPy values and a GPU consumer gets its numeric outputs copied over.
 Dense features (`FixedLenFeature`) come out as tensors; variable-length ones (`VarLenFeature`) as
-SparseTensors (each example's values in a row, the dense shape [batch, longest]).
+SparseTensors (each example's values in a row, the dense shape [batch, longest]); `SparseFeature` and
+`FixedLenSequenceFeature` are built on top of them. SequenceExamples are parsed in parsing_sequence_ops.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from labflow.framework.shapes import TensorShape
 from labflow.framework.tensor import Tensor
 from labflow.ops.common import convert_to_tensor, dims, make_op
 
-__all__ = ["FixedLenFeature", "VarLenFeature", "parse_example", "parse_single_example", "decode_raw", "decode_csv"]
+__all__ = ["FixedLenFeature", "VarLenFeature", "SparseFeature", "FixedLenSequenceFeature",
+           "parse_single_sequence_example", "parse_sequence_example", "parse_example", "parse_single_example",
+           "decode_raw", "decode_csv"]
 
 _HOST = dict(host_op=True, not_differentiable=True)
 # Which Feature.kind holds each output dtype (the only three an Example can hold).
@@ -48,6 +51,23 @@ class VarLenFeature(collections.namedtuple("VarLenFeature", ["dtype"])):
     """A feature with any number of values per Example, parsed into a SparseTensor (TF 1.x)."""
 
     __slots__ = ()
+
+
+class SparseFeature(collections.namedtuple("SparseFeature",
+                                           ["index_key", "value_key", "dtype", "size", "already_sorted"])):
+    """A SparseTensor [size] read from two features of an Example: the indices and the values (TF 1.x).
+
+    Attributes:
+        index_key: the int64 feature holding the indices (one key: labflow reads 1-D SparseFeatures).
+        value_key: the feature holding the values.
+        dtype: the values' dtype.
+        size: the dense size of the SparseTensor.
+        already_sorted: the indices are known to be in order (skips the reorder).
+    """
+
+    def __new__(cls, index_key: Any, value_key: str, dtype: Any, size: Any,
+                already_sorted: bool = False) -> SparseFeature:
+        return super().__new__(cls, index_key, value_key, dtype, size, already_sorted)
 
 
 def _example_class() -> Any:
@@ -182,6 +202,79 @@ def parse_single_example_kernel(xp, serialized, *dense_defaults, dense_keys, Tde
 
 
 def _build_parse(op_type: str, serialized: Any, features: dict, name: str | None, default_name: str) -> dict:
+    """Parses the base features with one op, then builds SparseFeatures and FixedLenSequenceFeatures from them."""
+    if not features:
+        raise ValueError("Missing: features was empty (give at least one FixedLenFeature or VarLenFeature).")
+    base_features, derived = _lower_features(features)
+    out = _build_base_parse(op_type, serialized, base_features, name, default_name)
+    single = op_type == "ParseSingleExample"
+    for key, f in derived.items():
+        out[key] = _derive(key, f, out, single)
+    return {k: out[k] for k in features}
+
+
+def _lower_features(features: dict) -> tuple[dict, dict]:
+    """SparseFeature and FixedLenSequenceFeature read their keys as VarLenFeatures (as TF's Python layer does)."""
+    base_features, derived = {}, {}
+    for k, f in features.items():
+        if isinstance(f, SparseFeature):
+            if not isinstance(f.index_key, str):
+                raise ValueError(f"Feature '{k}': labflow reads SparseFeatures with one index_key (1-D), got "
+                                 f"{f.index_key!r}")
+            base_features[f.index_key] = VarLenFeature(_dt.int64)
+            base_features[f.value_key] = VarLenFeature(f.dtype)
+            derived[k] = f
+        elif isinstance(f, FixedLenSequenceFeature):
+            if not f.allow_missing:
+                raise ValueError(f"Feature '{k}': parse_example reads a FixedLenSequenceFeature only with "
+                                 "allow_missing=True")
+            base_features[k] = VarLenFeature(f.dtype)
+            derived[k] = f
+        else:
+            base_features[k] = f
+    return base_features, derived
+
+
+def _derive(key: str, f: Any, parsed: dict, single: bool) -> Any:
+    from labflow.framework.sparse_tensor import SparseTensor
+    from labflow.ops import array_ops
+    if isinstance(f, SparseFeature):
+        from labflow.ops.sparse_transform_ops import sparse_merge
+        ids, vals = parsed[f.index_key], parsed[f.value_key]
+        if single:  # a [n] SparseTensor: merge over a leading batch of one, then drop it
+            from labflow.ops.sparse_transform_ops import sparse_expand_dims
+            ids, vals = sparse_expand_dims(ids, 0), sparse_expand_dims(vals, 0)
+        out = sparse_merge(ids, vals, f.size, already_sorted=f.already_sorted)
+        if single:
+            from labflow.ops.array_gather_ops import gather
+            return SparseTensor(gather(out.indices, [1], axis=1), out.values, gather(out.dense_shape, [1]))
+        return out
+    from labflow.ops.sparse_ops import sparse_tensor_to_dense
+    dt = _dt.as_dtype(f.dtype).base_dtype
+    pad = f.default_value if f.default_value is not None else (b"" if dt == _dt.string else 0)
+    shape = [int(d) for d in TensorShape(f.shape).as_tuple()]
+    sp = parsed[key]
+    per_step = int(np.prod(shape))
+    if per_step != 1:  # every Example must hold whole steps, or the padding would split one across rows
+        from labflow.ops import math_ops
+        from labflow.ops.check_ops import assert_equal
+        from labflow.ops.image_common import with_dependencies
+        from labflow.ops.sparse_ops import sparse_reduce_sum
+        ones = array_ops.ones_like(sp.indices[:, 0])
+        counts = sparse_reduce_sum(SparseTensor(sp.indices, ones, sp.dense_shape), axis=-1)
+        check = assert_equal(math_ops.floormod(counts, per_step), array_ops.zeros_like(counts),
+                             message=f"Feature '{key}': an Example's number of values is not a multiple of the "
+                                     f"FixedLenSequenceFeature shape {shape}")
+        sp = SparseTensor(sp.indices, with_dependencies([check], sp.values), sp.dense_shape)
+    dense = sparse_tensor_to_dense(sp, default_value=pad)
+    if single:
+        return array_ops.reshape(dense, [-1] + shape)
+    from labflow.ops.array_join_ops import concat
+    lead = array_ops.shape(dense)[:1]
+    return array_ops.reshape(dense, concat([lead, np.asarray([-1] + shape, np.int32)], 0))
+
+
+def _build_base_parse(op_type: str, serialized: Any, features: dict, name: str | None, default_name: str) -> dict:
     if not features:
         raise ValueError("Missing: features was empty (give at least one FixedLenFeature or VarLenFeature).")
     keys = sorted(k for k, f in features.items() if isinstance(f, FixedLenFeature))  # TF orders keys by name
@@ -419,3 +512,10 @@ def decode_csv(records: Any, record_defaults: list, field_delim: str = ",", use_
                                                     "use_quote_delim": bool(use_quote_delim),
                                                     "na_value": na_value}, name=scope)
     return list(o.outputs)
+
+
+from labflow.ops.parsing_sequence_ops import (  # noqa: E402 - it reuses this module's decoders
+    FixedLenSequenceFeature,
+    parse_sequence_example,
+    parse_single_sequence_example,
+)

@@ -165,7 +165,7 @@ def _srs_shape(ins: list, attrs: dict) -> tuple:
     if shape is None or axes is None:
         return base(ins[1]), None
     shape = [int(s) for s in np.asarray(shape).reshape(-1)]
-    axes = {int(a) % len(shape) for a in np.asarray(axes).reshape(-1)} or set(range(len(shape)))
+    axes = {int(a) % len(shape) for a in np.asarray(axes).reshape(-1)}
     if attrs["keep_dims"]:
         return base(ins[1]), tuple(1 if i in axes else d for i, d in enumerate(shape))
     return base(ins[1]), tuple(d for i, d in enumerate(shape) if i not in axes)
@@ -173,27 +173,40 @@ def _srs_shape(ins: list, attrs: dict) -> tuple:
 
 @op("SparseReduceSum", inputs=("input_indices", "input_values", "input_shape", "reduction_axes"),
     attrs={"keep_dims": False}, types=NUMERIC_TYPES, type_inputs=("input_values",), shape=_srs_shape,
-    host_inputs=(0, 2, 3), not_differentiable=True)
+    host_inputs=(0, 2, 3))
 def sparse_reduce_sum_kernel(xp, input_indices, input_values, input_shape, reduction_axes, *, keep_dims):
     coords, shp = _coords(input_indices, input_shape, "SparseReduceSum")
     dense = xp.zeros(shp, dtype=input_values.dtype)
     if coords and len(coords[0]):
         xp.add.at(dense, coords, input_values)
-    axes = tuple(int(a) % len(shp) for a in np.asarray(reduction_axes).reshape(-1))
-    return xp.sum(dense, axis=axes if axes or np.asarray(reduction_axes).size else None, keepdims=keep_dims)
+    rank = len(shp)
+    axes = [int(a) for a in np.asarray(reduction_axes).reshape(-1)]
+    if any(not -rank <= a < rank for a in axes):
+        raise errors.InvalidArgumentError(None, None, f"SparseReduceSum: reduction axes {axes} are out of range for "
+                                          f"a SparseTensor of rank {rank}; use axes in [{-rank}, {rank})")
+    # an empty axis list reduces nothing (TF's kernel); the wrapper writes out every axis for axis=None
+    return xp.sum(dense, axis=tuple(sorted({a % rank for a in axes})), keepdims=keep_dims)
+
+
+@sparse_reduce_sum_kernel.grad
+def _sparse_reduce_sum_grad(op, grad):
+    """Each entry's gradient is the output gradient at its reduced position (TF's _SparseReduceSumGrad)."""
+    from labflow.ops import array_nd_ops, array_ops, math_ops
+    indices, _, shape, axes = op.inputs
+    kept = math_ops.cast(make_op("ReducedShape", [shape, axes])._outputs[0], _dt.int64)
+    scale = math_ops.floordiv(shape, kept)
+    g = array_ops.reshape(grad, kept)
+    return [None, array_nd_ops.gather_nd(g, math_ops.floordiv(indices, scale)), None, None]
 
 
 def sparse_reduce_sum(sp_input: Any, axis: Any = None, keepdims: Any = None, reduction_axes: Any = None,
                       keep_dims: Any = None) -> Tensor:
     """The sum of a SparseTensor's entries over `axis` (all when None), as a dense tensor."""
+    from labflow.ops.sparse_indexing import axes_arg
     sp = SparseTensor.from_value(sp_input)
-    axis = axis if axis is not None else reduction_axes
     keep = bool(keepdims if keepdims is not None else keep_dims or False)
-    if axis is None:
-        axes = np.zeros(0, dtype=np.int32)  # no axes given: all of them (the kernel's rule)
-    else:
-        axes = np.asarray(axis, dtype=np.int32).reshape(-1)
-    return make_op("SparseReduceSum", [sp.indices, sp.values, sp.dense_shape, convert_to_tensor(axes)],
+    return make_op("SparseReduceSum", [sp.indices, sp.values, sp.dense_shape,
+                                       convert_to_tensor(axes_arg(sp, axis, reduction_axes))],
                    {"keep_dims": keep}, "SparseReduceSum")._outputs[0]
 
 
