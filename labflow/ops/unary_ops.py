@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from labflow import dtypes as _dt
 from labflow.framework.registry import op
 from labflow.framework.shapes import TensorShape
@@ -71,7 +73,11 @@ def _abs_grad(op, grad):
 
 
 def abs(x: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF's public name
-    """|x| elementwise for real tensors (op type Abs)."""
+    """|x| elementwise (op type Abs); for complex x the real magnitude (op type ComplexAbs, as TF)."""
+    # a Python/NumPy operand is converted inside the op's name scope (`Abs/x`), so look at it without converting
+    if x.dtype.is_complex if isinstance(x, Tensor) else np.iscomplexobj(x):
+        from labflow.ops.complex_ops import complex_abs
+        return complex_abs(x, name)
     return _unary("Abs", x, name)
 
 
