@@ -78,7 +78,11 @@ from labflow.ops.segment_ops import *
 from labflow.ops.special_math_ops import *
 from labflow.ops.string_ops import *
 from labflow.ops.template import *
+from labflow.ops.bitwise_ops import *
 from labflow.ops.complex_ops import *
+from labflow.ops.misc_ops import *
+from labflow.ops.random_extra_ops import *
+from labflow.ops.set_ops import *
 from labflow.ops.sparse_extra_ops import *
 from labflow.ops.spectral_ops import *
 from labflow.ops.image_transform import random_crop
@@ -88,7 +92,7 @@ from labflow import compat, contrib, data, initializers, layers, losses, math, m
 from labflow import sparse
 from labflow.logging import get_logger
 from labflow import app, debugging, flags, gfile, image, io, linalg, logging, lookup, strings, test
-from labflow import signal, spectral
+from labflow import bitwise, manip, sets, signal, spectral
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest

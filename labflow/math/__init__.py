@@ -6,6 +6,7 @@ from labflow.ops import special_math_ops as _special
 from labflow.ops.activation_extra import softsign
 from labflow.ops.array_ops import invert_permutation, range, unsorted_segment_sum
 from labflow.ops.array_sort_ops import bincount, confusion_matrix
+from labflow.ops.bitwise_ops import population_count as popcount
 from labflow.ops.complex_ops import angle, imag, real
 from labflow.ops.math_ops import *
 from labflow.ops.nn_extra_ops import in_top_k, softplus, top_k

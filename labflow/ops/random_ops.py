@@ -255,11 +255,19 @@ def _multinomial_shape(ins, attrs):
     types=FLOAT_TYPES, type_inputs=("logits",), shape=_multinomial_shape, stateful=True, needs_ctx=True,
     not_differentiable=True)
 def multinomial_kernel(xp, logits, num_samples, *, seed, seed2, output_dtype, ctx):
+    return categorical_samples(xp, logits, num_samples, output_dtype, "Multinomial",
+                               lambda shape: _rng(xp, ctx, seed, seed2).uniform(shape, np.float64))
+
+
+def categorical_samples(xp: Any, logits: Any, num_samples: Any, output_dtype: _dt.DType, op_type: str,
+                        uniform: Any) -> Any:
+    """[batch, num_samples] class ids drawn from softmax(logits) by inverting each row's CDF at the float64
+    uniforms `uniform((batch, num_samples))` gives (the stateful and the stateless op differ only there)."""
     b, c = logits.shape
     s = int(num_samples)
     npd = output_dtype.as_numpy_dtype
     if c == 0 and b * s:
-        raise errors.InvalidArgumentError(None, None, "num_classes should be positive, got 0")
+        raise errors.InvalidArgumentError(None, None, f"{op_type}: num_classes should be positive, got 0")
     if b * s == 0:
         return xp.zeros((b, s), npd)
     x = logits.astype(xp.float64)
@@ -267,7 +275,7 @@ def multinomial_kernel(xp, logits, num_samples, *, seed, seed2, output_dtype, ct
     cdf = xp.cumsum(p, axis=1)
     cdf /= cdf[:, -1:]
     cdf[:, -1] = 1.0
-    u = _rng(xp, ctx, seed, seed2).uniform((b, s), np.float64)
+    u = uniform((b, s))
     # One searchsorted over all rows: shift row i's cdf and draws by i so the rows never interleave.
     off = xp.arange(b, dtype=xp.float64)[:, None]
     idx = xp.searchsorted((cdf + off).reshape(-1), (u + off).reshape(-1), side="right").reshape(b, s)

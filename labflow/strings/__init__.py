@@ -1,5 +1,6 @@
 """`tf.strings`: the string ops under their TF 1.13+ names (the same ops as tf.string_join, tf.substr, ...)."""
 
+from labflow.ops.print_ops import string_format as format  # noqa: F401
 from labflow.ops.string_convert_ops import as_string  # noqa: F401
 from labflow.ops.string_convert_ops import string_to_hash_bucket as to_hash_bucket  # noqa: F401
 from labflow.ops.string_convert_ops import string_to_hash_bucket_fast as to_hash_bucket_fast  # noqa: F401
