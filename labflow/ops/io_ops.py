@@ -33,14 +33,14 @@ def save_v2_kernel(xp, prefix, tensor_names, shape_and_slices, *tensors, dtypes)
 
 
 def _restore_shape(ins, attrs):
-    shapes = attrs.get("shapes") or [None] * len(attrs["dtypes"])
+    shapes = attrs.get("_shapes") or [None] * len(attrs["dtypes"])
     return [(dt, None if s is None else s.as_tuple()) for dt, s in zip(attrs["dtypes"], shapes)]
 
 
-@op("RestoreV2", inputs=("prefix", "tensor_names", "shape_and_slices"), attrs={"dtypes": REQUIRED, "shapes": None},
+@op("RestoreV2", inputs=("prefix", "tensor_names", "shape_and_slices"), attrs={"dtypes": REQUIRED, "_shapes": None},
     shape=_restore_shape, outputs=lambda attrs, n: len(attrs["dtypes"]), stateful=True, devices=("CPU",),
     not_differentiable=True)
-def restore_v2_kernel(xp, prefix, tensor_names, shape_and_slices, *, dtypes, shapes):
+def restore_v2_kernel(xp, prefix, tensor_names, shape_and_slices, *, dtypes, _shapes):
     from labflow.train import checkpoint_format as ckpt
     path = _str(np.asarray(prefix, dtype=object).reshape(-1)[0])
     names = _strs(tensor_names)
@@ -54,7 +54,7 @@ def restore_v2_kernel(xp, prefix, tensor_names, shape_and_slices, *, dtypes, sha
             raise errors.InvalidArgumentError(
                 None, None, f"Checkpoint {path} stores '{name}' as {got.name}{list(v.shape)}, but the variable "
                 f"is {want.name}: restore into a variable of the same dtype.")
-        want_shape = None if shapes is None or shapes[i] is None else shapes[i].as_tuple()
+        want_shape = None if _shapes is None or _shapes[i] is None else _shapes[i].as_tuple()
         if want_shape is not None and not TensorShape(want_shape).is_compatible_with(v.shape):
             raise errors.InvalidArgumentError(
                 None, None, f"Checkpoint {path} stores '{name}' with shape {list(v.shape)}, but the variable "
@@ -75,9 +75,13 @@ def save_v2(prefix: Any, tensor_names: list[str], shape_and_slices: list[str], t
 
 def restore_v2(prefix: Any, tensor_names: list[str], shape_and_slices: list[str], dtypes: list,
                name: str | None = None, shapes: list | None = None) -> list[Tensor]:
-    """Reads tensors from checkpoint `prefix`; `shapes` (labflow) makes mismatches name the tensor."""
+    """Reads tensors from checkpoint `prefix`; `shapes` (labflow) makes mismatches name the tensor.
+
+    The shapes travel in the attr `_shapes`: TensorFlow accepts (and ignores) attrs whose name starts with
+    an underscore, so a labflow MetaGraphDef still imports there without op-definition errors.
+    """
     ins = [convert_to_tensor(prefix, dtype=_dt.string), convert_to_tensor(list(tensor_names), dtype=_dt.string),
            convert_to_tensor(list(shape_and_slices), dtype=_dt.string)]
     attrs = {"dtypes": [_dt.as_dtype(d).base_dtype for d in dtypes],
-             "shapes": None if shapes is None else [TensorShape(s) for s in shapes]}
+             "_shapes": None if shapes is None else [TensorShape(s) for s in shapes]}
     return get_default_graph().create_op("RestoreV2", ins, attrs=attrs, name=name or "RestoreV2").outputs

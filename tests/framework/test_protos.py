@@ -162,6 +162,14 @@ NOT_IN_TENSORBOARD = {
                     "FeatureLists": {"feature_list": (1, 11, True)}},
     "example_pb2": {"Example": {"features": (1, 11, False)},
                     "SequenceExample": {"context": (1, 11, False), "feature_lists": (2, 11, False)}},
+    # tensorflow/core/protobuf/tensor_bundle.proto and framework/tensor_slice.proto (V2 checkpoint index entries;
+    # types by number: 3 int64, 5 int32, 7 fixed32, 11 message, 14 enum)
+    "tensor_bundle_pb2": {
+        "BundleHeaderProto": {"num_shards": (1, 5, False), "endianness": (2, 14, False), "version": (3, 11, False)},
+        "BundleEntryProto": {"dtype": (1, 14, False), "shape": (2, 11, False), "shard_id": (3, 5, False),
+                             "offset": (4, 3, False), "size": (5, 3, False), "crc32c": (6, 7, False),
+                             "slices": (7, 11, True)},
+        "TensorSliceProto": {"extent": (1, 11, True)}},
 }
 _TYPE_NAMES = {9: "string", 1: "double"}
 
