@@ -85,6 +85,7 @@ from labflow.ops.random_extra_ops import *
 from labflow.ops.set_ops import *
 from labflow.ops.sparse_extra_ops import *
 from labflow.ops.spectral_ops import *
+from labflow.framework.public_protos import *
 from labflow.ops.image_transform import random_crop
 from labflow.versions import *
 
@@ -92,7 +93,7 @@ from labflow import compat, contrib, data, initializers, layers, losses, math, m
 from labflow import sparse
 from labflow.logging import get_logger
 from labflow import app, debugging, flags, gfile, image, io, linalg, logging, lookup, strings, test
-from labflow import bitwise, manip, sets, signal, spectral
+from labflow import bitwise, manip, saved_model, sets, signal, spectral
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest

@@ -3,6 +3,7 @@ checkpoint utilities, input pipelines, sessions and hooks."""
 
 from typing import Any as _Any
 
+from labflow.framework.protos.cluster_pb2 import ClusterDef, JobDef  # noqa: F401
 from labflow.framework.protos.example_pb2 import Example, SequenceExample  # noqa: F401
 from labflow.framework.protos.feature_pb2 import (  # noqa: F401
     BytesList,
@@ -13,6 +14,8 @@ from labflow.framework.protos.feature_pb2 import (  # noqa: F401
     FloatList,
     Int64List,
 )
+from labflow.framework.protos.saver_pb2 import SaverDef  # noqa: F401
+from labflow.framework.protos.tensorflow_server_pb2 import ServerDef  # noqa: F401
 from labflow.train import (
     multi_apply_ops,  # noqa: F401 - registers _MultiApplyAdam (runtime/fusion.py)
     slot_creator,  # noqa: F401

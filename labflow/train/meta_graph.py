@@ -6,6 +6,8 @@ import logging
 import os
 from typing import Any
 
+from google.protobuf import any_pb2
+
 from labflow.framework.graph import GraphKeys, get_default_graph
 from labflow.framework.protos import meta_graph_pb2
 from labflow.framework.tensor import IndexedSlices, Operation, Tensor
@@ -33,6 +35,8 @@ def _add_collection(mg: Any, key: str, items: list) -> None:
         cd.int64_list.value.extend(int(v) for v in items)
     elif all(isinstance(v, float) for v in items):
         cd.float_list.value.extend(items)
+    elif all(isinstance(v, any_pb2.Any) for v in items):  # e.g. a SavedModel's AssetFileDefs
+        cd.any_list.value.extend(items)
     elif all(hasattr(v, "to_proto") and hasattr(v, "saver_def") for v in items):
         # TF stores a Saver as its serialized SaverDef (Scaffold and Supervisor put savers in SAVERS).
         protos = [v.to_proto() for v in items]
@@ -136,6 +140,9 @@ def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False, impo
         elif kind == "float_list":
             for x in cd.float_list.value:
                 g.add_to_collection(key, float(x))
+        elif kind == "any_list":
+            for a in cd.any_list.value:
+                g.add_to_collection(key, a)
     if mg.HasField("saver_def"):
         sd = type(mg.saver_def)()
         sd.CopyFrom(mg.saver_def)

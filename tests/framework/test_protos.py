@@ -162,6 +162,11 @@ NOT_IN_TENSORBOARD = {
                     "FeatureLists": {"feature_list": (1, 11, True)}},
     "example_pb2": {"Example": {"features": (1, 11, False)},
                     "SequenceExample": {"context": (1, 11, False), "feature_lists": (2, 11, False)}},
+    # tensorflow/core/protobuf/saved_model.proto and tensorflow_server.proto (TF 1.x's ServerDef fields)
+    "saved_model_pb2": {"SavedModel": {"saved_model_schema_version": (1, 3, False), "meta_graphs": (2, 11, True)}},
+    "tensorflow_server_pb2": {"ServerDef": {
+        "cluster": (1, 11, False), "job_name": (2, "string", False), "task_index": (3, 5, False),
+        "default_session_config": (4, 11, False), "protocol": (5, "string", False), "port": (6, 5, False)}},
     # tensorflow/core/protobuf/tensor_bundle.proto and framework/tensor_slice.proto (V2 checkpoint index entries;
     # types by number: 3 int64, 5 int32, 7 fixed32, 11 message, 14 enum)
     "tensor_bundle_pb2": {
