@@ -54,7 +54,7 @@ from labflow.framework.protos.config_pb2 import RunMetadata, RunOptions
 from labflow.framework.graph_io import import_graph_def
 from labflow.framework.proto_convert import make_ndarray, make_tensor_proto
 from labflow.ops.embedding_ops import dynamic_partition, dynamic_stitch
-from labflow.ops.data_flow_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
+from labflow.ops.data_flow_ops import FIFOQueue, PaddingFIFOQueue, PriorityQueue, QueueBase, RandomShuffleQueue
 from labflow.ops.accumulator_ops import ConditionalAccumulator, ConditionalAccumulatorBase, SparseConditionalAccumulator
 from labflow.ops.quantized_ops import (
     dequantize, fake_quant_with_min_max_args, fake_quant_with_min_max_args_gradient, fake_quant_with_min_max_vars,
@@ -66,8 +66,10 @@ from labflow.ops.parsing_ops import (
     FixedLenFeature, FixedLenSequenceFeature, SparseFeature, VarLenFeature, decode_csv, decode_raw, parse_example,
     parse_single_example,
 )
-from labflow.ops.reader_ops import ReaderBase, TextLineReader, TFRecordReader, WholeFileReader, read_file
 from labflow.ops.parsing_sequence_ops import parse_single_sequence_example
+from labflow.ops.reader_ops import (
+    FixedLengthRecordReader, IdentityReader, ReaderBase, TextLineReader, TFRecordReader, WholeFileReader, read_file,
+)
 from labflow.ops.load_library import load_op_library
 from labflow.ops.array_extra_ops import *
 from labflow.ops.array_nd_ops import *
@@ -93,7 +95,7 @@ from labflow import compat, contrib, data, initializers, layers, losses, math, m
 from labflow import sparse
 from labflow.logging import get_logger
 from labflow import app, debugging, flags, gfile, image, io, linalg, logging, lookup, strings, test
-from labflow import bitwise, manip, saved_model, sets, signal, spectral
+from labflow import bitwise, manip, queue, saved_model, sets, signal, spectral
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest

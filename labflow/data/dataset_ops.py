@@ -1,7 +1,8 @@
 """`tf.data.Dataset` (TF 1.x): input pipelines as chains of transformations, read through an iterator.
 
 A dataset is a Python description; its elements are NumPy structures (tuples, dicts) produced on the
-host when an iterator's `get_next()` op runs (labflow/ops/dataset_ops.py). `map` and `filter` trace their
+host when an iterator's `get_next()` op runs (labflow/ops/dataset_ops.py), or ahead of it by a producer
+thread after a `prefetch` (labflow/data/dataset_extra.py). `map` and `filter` trace their
 function once into a FuncGraph (as tf.cond's branches) and run it on each element through the same
 compiled-plan machinery as the rest of the graph, so a function may use any op and capture tensors.
 Datasets may depend on graph tensors (`from_tensor_slices(placeholder)`): their values are read when
@@ -142,7 +143,13 @@ class Dataset:
 
     # -- transformations ----------------------------------------------------------------------------------
     def map(self, map_func: Callable, num_parallel_calls: int | None = None) -> Dataset:
-        """Elements map_func(element) (a tuple element is passed as separate arguments, as in TF)."""
+        """Elements map_func(element) (a tuple element is passed as separate arguments, as in TF).
+
+        `num_parallel_calls` (a positive count or AUTOTUNE) is checked and accepted; elements are mapped one
+        at a time in order (put a `prefetch` after the map to overlap it with the consumer).
+        """
+        from labflow.data.dataset_extra import check_parallel_calls
+        check_parallel_calls(num_parallel_calls)
         return _Map(self, map_func)
 
     def filter(self, predicate: Callable) -> Dataset:
@@ -166,6 +173,8 @@ class Dataset:
                    num_parallel_calls: int | None = None) -> Dataset:
         """The elements of map_func(element)'s datasets, `block_length` at a time from `cycle_length` of them
         in turn (TF's order; the datasets are read one after another, not in parallel)."""
+        from labflow.data.dataset_extra import check_parallel_calls
+        check_parallel_calls(num_parallel_calls)
         return _FlatMap(self, map_func, int(cycle_length), int(block_length))
 
     def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True) -> Dataset:
@@ -190,8 +199,45 @@ class Dataset:
         return _Cache(self)
 
     def prefetch(self, buffer_size: int) -> Dataset:
-        """Accepted for TF compatibility: elements are produced when get_next runs."""
-        return self
+        """The elements, produced ahead by a background thread into a buffer of `buffer_size` (AUTOTUNE: -1)."""
+        from labflow.data.dataset_extra import _Prefetch
+        return _Prefetch(self, buffer_size)
+
+    def unbatch(self) -> Dataset:
+        """Each element split along its first dimension into that many elements."""
+        from labflow.data.dataset_extra import unbatch_dataset
+        return unbatch_dataset(self)
+
+    def enumerate(self, start: int = 0) -> Dataset:
+        """Elements (index, element), the index an int64 counting from `start`."""
+        from labflow.data.dataset_extra import enumerate_dataset
+        return enumerate_dataset(self, start)
+
+    @staticmethod
+    def list_files(file_pattern: Any, shuffle: bool | None = None, seed: int | None = None) -> Dataset:
+        """The file names matching a glob pattern (or list of them), matched when the iterator starts, shuffled
+        each epoch unless `shuffle=False` (then sorted). No match is an InvalidArgumentError at get_next."""
+        from labflow.data.dataset_extra import list_files
+        return list_files(file_pattern, shuffle, seed)
+
+    def reduce(self, initial_state: Any, reduce_func: Callable) -> Any:
+        """Tensors holding `reduce_func(...reduce_func(initial_state, e0)..., e_last)` over the whole dataset.
+
+        `reduce_func(state, element)` is traced once (again if the state's shape changes) and must return the
+        structure and dtypes of `initial_state`; the pipeline runs each time the result is evaluated.
+        """
+        from labflow.data.dataset_extra import reduce_dataset
+        return reduce_dataset(self, initial_state, reduce_func)
+
+    def with_options(self, options: Any) -> Dataset:
+        """The same dataset carrying `options` (a tf.data.Options), merged with any it had."""
+        from labflow.data.options import with_options
+        return with_options(self, options)
+
+    def options(self) -> Any:
+        """The tf.data.Options of this dataset (defaults when none were set)."""
+        from labflow.data.options import options_of
+        return options_of(self)
 
     def concatenate(self, dataset: Dataset) -> Dataset:
         if self._types != dataset._types:
@@ -531,31 +577,4 @@ class _Concat(Dataset):
         yield from self._b._elements(values, runner)
 
 
-class TFRecordDataset(Dataset):
-    """The records of TFRecord files, as scalar strings (TF 1.x `tf.data.TFRecordDataset`)."""
-
-    def __init__(self, filenames: Any, compression_type: str | None = None, buffer_size: int | None = None):
-        super().__init__(_dt.string, [_dt.string], [TensorShape([])])
-        self._files = [filenames] if isinstance(filenames, (str, bytes)) else list(filenames)
-        self._compression = compression_type
-
-    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
-        from labflow import python_io
-        opts = python_io.TFRecordOptions(self._compression) if self._compression else None
-        for f in self._files:
-            for rec in python_io.tf_record_iterator(f.decode() if isinstance(f, bytes) else f, opts):
-                yield [np.asarray(rec, dtype=object)]
-
-
-class TextLineDataset(Dataset):
-    """The lines of text files (without their newlines), as scalar strings (TF 1.x `tf.data.TextLineDataset`)."""
-
-    def __init__(self, filenames: Any, compression_type: str | None = None, buffer_size: int | None = None):
-        super().__init__(_dt.string, [_dt.string], [TensorShape([])])
-        self._files = [filenames] if isinstance(filenames, (str, bytes)) else list(filenames)
-
-    def _elements(self, values: dict, runner: Any) -> Iterator[list]:
-        for f in self._files:
-            with open(f.decode() if isinstance(f, bytes) else f, "rb") as fh:
-                for line in fh:
-                    yield [np.asarray(line.rstrip(b"\n").rstrip(b"\r"), dtype=object)]
+from labflow.data.file_datasets import TextLineDataset, TFRecordDataset  # noqa: E402 - they subclass Dataset

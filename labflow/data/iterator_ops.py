@@ -52,6 +52,10 @@ class Iterator:
         return self._shapes
 
     @property
+    def output_classes(self) -> Any:
+        return _pack(self._types, [Tensor] * len(_flatten(self._types)))
+
+    @property
     def initializer(self) -> Operation:
         """The op that (re)starts an initializable iterator."""
         if self._initializer is None:

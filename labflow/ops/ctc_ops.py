@@ -21,7 +21,8 @@ from labflow.framework.tensor import Tensor
 from labflow.ops import array_reshape_ops, compare_ops, math_ops
 from labflow.ops.common import base, convert_to_tensor, dims, make_op
 
-__all__ = ["ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder", "ctc_beam_search_decoder_v2"]
+__all__ = ["ctc_loss", "ctc_loss_v2", "ctc_greedy_decoder", "ctc_beam_search_decoder", "ctc_beam_search_decoder_v2",
+           "collapse_repeated", "ctc_unique_labels"]
 
 _CTC_TYPES = (_dt.float32, _dt.float64)
 
@@ -284,7 +285,118 @@ def ctc_loss(labels: SparseTensor, inputs: Any = None, sequence_length: Any = No
         return o.outputs[0]
 
 
+def ctc_loss_v2(labels: Any, logits: Any, label_length: Any, logit_length: Any, logits_time_major: bool = True,
+                unique: Any = None, blank_index: int | None = None, name: str | None = None) -> Tensor:
+    """The CTC loss with dense or sparse labels and a choosable blank (TF 1.x `tf.nn.ctc_loss_v2`).
+
+    The blank's logits are moved to the last class and the labels above it shifted down, then the CTCLoss op
+    runs: the same losses and gradients as TF's for every feasible alignment. A label sequence longer than its
+    logit sequence is an InvalidArgumentError here (TF's dense path returns a large finite loss for it).
+
+    Args:
+        labels: int [batch, max_label_len] dense labels (with `label_length`), or a SparseTensor.
+        logits: [frames, batch, classes] ([batch, frames, classes] when not logits_time_major).
+        label_length: int [batch] label lengths (dense labels; None for a SparseTensor).
+        logit_length: int [batch] frame counts.
+        logits_time_major: the layout of `logits`.
+        unique: TF's precomputed ctc_unique_labels, an optimization only: accepted and unused.
+        blank_index: the blank class (default 0 for dense labels; required for sparse labels; negative counts
+            from the end).
+        name: the name scope.
+
+    Returns:
+        A [batch] Tensor of losses.
+
+    Raises:
+        ValueError: sparse labels without blank_index, or dense labels without label_length.
+    """
+    import labflow as tf
+    sparse = isinstance(labels, SparseTensor)
+    if sparse and blank_index is None:
+        raise ValueError("blank_index must be given when using SparseTensor labels.")
+    if not sparse and label_length is None:
+        raise ValueError("ctc_loss_v2 with dense labels needs label_length")
+    blank = 0 if blank_index is None else int(blank_index)
+    with name_scope(name, "ctc_loss_dense" if not sparse else "ctc_loss_v2"):
+        x = convert_to_tensor(logits, name="logits")
+        n_classes = _dim(x, 2)
+        if blank < 0:
+            blank += n_classes
+        if sparse:
+            indices, values, shape = labels.indices, labels.values, labels.dense_shape
+        else:
+            dense = convert_to_tensor(labels, name="labels")
+            mask = tf.sequence_mask(label_length, maxlen=_dim(dense, 1))
+            indices = tf.where(mask)
+            values = tf.gather_nd(dense, indices)
+            shape = tf.shape(dense, out_type=_dt.int64)
+        if not isinstance(n_classes, int) or blank != n_classes - 1:
+            x = tf.concat([x[:, :, :blank], x[:, :, blank + 1:], x[:, :, blank:blank + 1]], axis=2)
+            values = tf.where(values < blank, values, values - 1)
+        return ctc_loss(SparseTensor(indices, values, shape), x, logit_length, time_major=logits_time_major)
+
+
 # The decoders: one family, split for size (importing them here registers their ops).
+def _dim(t: Tensor, i: int) -> Any:
+    """The static size of dimension i, else a scalar tensor holding it (TF's _get_dim)."""
+    d = dims(t)
+    if d is not None and d[i] is not None:
+        return d[i]
+    from labflow.ops.array_ops import shape
+    return shape(t)[i]
+
+
+def collapse_repeated(labels: Any, seq_length: Any, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """Merges runs of a repeated label into one, per row of a padded label batch (TF 1.x `tf.nn.collapse_repeated`).
+
+    Args:
+        labels: [batch, max_len] labels.
+        seq_length: [batch] valid lengths of the rows.
+        name: the name scope.
+
+    Returns:
+        (collapsed labels [batch, new_max_len] zero padded, their lengths in seq_length's dtype).
+    """
+    import labflow as tf
+    with name_scope(name, "collapse_repeated_labels", [labels, seq_length]):
+        labels = convert_to_tensor(labels, name="labels")
+        seq_length = convert_to_tensor(seq_length, name="seq_length")
+        label_mask = tf.concat([tf.ones_like(labels[:, :1], _dt.bool), tf.not_equal(labels[:, 1:], labels[:, :-1])],
+                               axis=1)
+        label_mask = tf.logical_and(label_mask, tf.sequence_mask(seq_length, maxlen=_dim(labels, 1)))
+        new_seq_len = tf.reduce_sum(tf.cast(label_mask, _dt.int32), axis=1)
+        new_maxlen = tf.reduce_max(new_seq_len)
+        idx_mask = tf.reshape(tf.sequence_mask(new_seq_len, maxlen=new_maxlen), [-1])
+        idx = tf.range(_dim(idx_mask, 0))
+        flat = tf.scatter_nd(indices=tf.expand_dims(tf.boolean_mask(idx, idx_mask), axis=1),
+                             updates=tf.boolean_mask(tf.reshape(labels, [-1]), tf.reshape(label_mask, [-1])),
+                             shape=tf.shape(idx_mask))
+        return tf.reshape(flat, [_dim(labels, 0), new_maxlen]), tf.cast(new_seq_len, seq_length.dtype)
+
+
+def ctc_unique_labels(labels: Any, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """Each row's unique labels in order of first appearance, zero padded, and the index of every label in them
+    (TF 1.x `tf.nn.ctc_unique_labels`, tf.unique per row).
+
+    Args:
+        labels: [batch, max_len] labels.
+        name: the name scope.
+
+    Returns:
+        (unique labels [batch, max_len] int64, indices [batch, max_len] int32).
+    """
+    import labflow as tf
+    with name_scope(name, "ctc_unique_labels", [labels]):
+        labels = convert_to_tensor(labels, name="labels")
+
+        def unique_row(x: Tensor) -> list:
+            y, idx = tf.unique(x)
+            y = tf.pad(y, [[0, _dim(idx, 0) - _dim(y, 0)]])
+            return [tf.cast(y, _dt.int64), idx]
+        y, idx = tf.map_fn(unique_row, labels, dtype=[_dt.int64, _dt.int32])
+        return y, idx
+
+
 from labflow.ops.ctc_decoders import (  # noqa: E402,F401
     ctc_beam_search_decoder,
     ctc_beam_search_decoder_v2,

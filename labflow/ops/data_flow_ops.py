@@ -1,4 +1,4 @@
-"""TF1 queues: FIFOQueue, RandomShuffleQueue, PaddingFIFOQueue and their enqueue/dequeue/close/size ops.
+"""TF1 queues: FIFOQueue, RandomShuffleQueue, PaddingFIFOQueue, PriorityQueue and their enqueue/dequeue/close/size ops.
 
 The queue-creating op outputs a `string_ref` handle (like VariableV2 outputs a ref): its kernel looks
 up or creates the queue's state (queue_runtime.QueueState) in the device's ResourceMgr under
@@ -19,11 +19,17 @@ from labflow.framework.registry import REQUIRED, op
 from labflow.framework.shapes import TensorShape, as_shape
 from labflow.framework.tensor import Operation, Tensor
 from labflow.ops.common import constant_value, convert_to_tensor, dims, no_outputs
-from labflow.ops.queue_runtime import PaddingQueueState, QueueState, RandomShuffleQueueState, lookup_or_create
+from labflow.ops.queue_runtime import (
+    PaddingQueueState,
+    PriorityQueueState,
+    QueueState,
+    RandomShuffleQueueState,
+    lookup_or_create,
+)
 
-__all__ = ["QueueBase", "FIFOQueue", "RandomShuffleQueue", "PaddingFIFOQueue"]
+__all__ = ["QueueBase", "FIFOQueue", "RandomShuffleQueue", "PaddingFIFOQueue", "PriorityQueue"]
 
-QUEUE_OPS = ("FIFOQueue", "RandomShuffleQueue", "PaddingFIFOQueue")
+QUEUE_OPS = ("FIFOQueue", "RandomShuffleQueue", "PaddingFIFOQueue", "PriorityQueue")
 _COMMON = dict(stateful=True, not_differentiable=True, devices=("CPU",))
 
 
@@ -79,6 +85,23 @@ def random_shuffle_queue_kernel(xp, *, component_types, shapes, capacity, min_af
     return _lookup_queue(ctx, container, shared_name, make, lambda n: make(n).signature)
 
 
+def _priority_queue_shape(ins, attrs):
+    types, shapes = attrs["component_types"], attrs["shapes"]
+    if shapes and len(shapes) != len(types):
+        raise ValueError(f"Shapes must be provided for all components, but received {len(types)} dtypes and "
+                         f"{len(shapes)} shapes.")
+    return _dt.string._as_ref, (2,)
+
+
+# component_types/shapes are the value components': the int64 priority is implicit (TF's op signature).
+@op("PriorityQueue", attrs={**_QUEUE_ATTRS, "component_types": []}, shape=_priority_queue_shape, needs_ctx=True,
+    session_constant=True, **_COMMON)
+def priority_queue_kernel(xp, *, component_types, shapes, capacity, container, shared_name, ctx):
+    def make(name):
+        return PriorityQueueState(name, container, component_types, shapes, capacity)
+    return _lookup_queue(ctx, container, shared_name, make, lambda n: make(n).signature)
+
+
 # -- enqueue -------------------------------------------------------------------------------------------------
 def _enqueue_shape(op_type):
     def fn(ins, attrs):
@@ -112,8 +135,10 @@ def queue_shapes(handle: Tensor) -> list | None:
     q = handle.op
     if q.type not in QUEUE_OPS:
         return None
-    shapes = q.get_attr("shapes")
-    return [s if isinstance(s, TensorShape) else TensorShape(s) for s in shapes] or None
+    shapes = [s if isinstance(s, TensorShape) else TensorShape(s) for s in q.get_attr("shapes")]
+    if q.type == "PriorityQueue":
+        return [TensorShape([]), *shapes] if shapes else None
+    return shapes or None
 
 
 def _dequeue_shape(op_type, batch):
@@ -447,3 +472,33 @@ class RandomShuffleQueue(QueueBase):
             "min_after_dequeue": int(min_after_dequeue), "seed": int(seed1), "seed2": int(seed2),
             "shared_name": shared_name or ""}, name)
         super().__init__(dtypes, shapes, names, ref)
+
+
+class PriorityQueue(QueueBase):
+    """A queue that dequeues the element with the smallest priority first (TF 1.x `tf.PriorityQueue`).
+
+    Every element's first component is its int64 scalar priority, prepended to `types`: `enqueue((p, x))`,
+    and a dequeue returns `(p, x)`. Elements of equal priority leave in the order they came.
+    """
+
+    def __init__(self, capacity: int, types: Any, shapes: Any = None, names: Any = None,
+                 shared_name: str | None = None, name: str = "priority_queue"):
+        """Args:
+            capacity: the upper bound on the number of elements.
+            types: a DType or list of DTypes, the value components (without the priority).
+            shapes: one fully-defined shape per value component (needed by dequeue_many); TF requires it,
+                labflow also accepts None (then only single dequeues are possible).
+            names: None, or one name per component including the priority's (elements are then dicts).
+            shared_name: if set, the queue is shared under this name by every session on its device.
+            name: the op name.
+        """
+        types = _as_type_list(types) if types is not None and types != [] else []
+        shapes = _as_shape_list(shapes) if shapes is not None and shapes != [] else ([] if types == [] else None)
+        if shapes is not None and len(shapes) != len(types):
+            raise ValueError(f"Shapes must be provided for all components, but received {len(types)} dtypes and "
+                             f"{len(shapes)} shapes.")
+        ref = _create_queue("PriorityQueue", {"component_types": types, "shapes": shapes or [],
+                                              "capacity": int(capacity), "shared_name": shared_name or ""}, name)
+        all_types = [_dt.int64, *types]
+        super().__init__(all_types, [TensorShape([]), *shapes] if shapes is not None else None,
+                         _as_name_list(names, all_types), ref)

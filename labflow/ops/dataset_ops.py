@@ -1,4 +1,4 @@
-"""The ops behind `tf.data` iterators: MakeIterator (an iterator's initializer) and IteratorGetNext.
+"""The ops behind `tf.data`: MakeIterator (an iterator's initializer), IteratorGetNext and ReduceDataset.
 
 A dataset pipeline is Python (labflow/data/): it lives in a process-local registry under a token, as
 py_func's callables do, so a GraphDef holding these ops exports (a string attr) and imports in the same
@@ -51,8 +51,16 @@ class IteratorResource:
 
     def start(self, dataset: Any, values: list, runner: Any) -> None:
         """(Re)starts the iterator over `dataset` with its input tensors' `values` (an initializer run)."""
+        self.stop()
         self.runner = runner
         self.it = iter(dataset._elements(dict(zip(dataset._input_ids(), values)), runner))
+
+    def stop(self) -> None:
+        """Ends the running pipeline now (its prefetch threads stop) rather than whenever it is collected."""
+        it, self.it = self.it, None
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
 
 
 def _resource(ctx: Any, shared_name: str) -> IteratorResource:
@@ -80,6 +88,26 @@ class _Runner:
         from labflow.runtime import functions
         return functions.get(fg, self.device, fg.inputs, fg.outputs)(args, self.step, fg.name)
 
+    def check_cancelled(self) -> None:
+        """Raises the pulling step's abort error (session closed, step cancelled)."""
+        self.step.check_cancelled()
+
+    def background(self) -> _Runner:
+        """A runner for a producer thread (prefetch): the current step's rendezvous and session, no tracing
+        (its functions run between steps, so their nodes belong to no step's trace)."""
+        bg = _Runner.__new__(_Runner)
+        bg.device, bg.op = self.device, self.op
+        s = self.step
+        bg.step = type(s)(s.rendezvous, s.step_id, s.session, None)
+        return bg
+
+    def stopped(self) -> bool:
+        """Whether a producer thread should end: its step was aborted or its session closed."""
+        s = self.step
+        # Session.close aborts the live rendezvous and sets `_closed`; a finished multi-partition step's
+        # rendezvous is no longer aborted, so the session flag is read as well.
+        return getattr(s.rendezvous, "error", None) is not None or bool(getattr(s.session, "_closed", False))
+
 
 def _get_next_shape(ins: list, attrs: dict) -> list:
     return [(dt, s.as_tuple() if hasattr(s, "as_tuple") else s)
@@ -105,3 +133,19 @@ def get_next_kernel(xp, *inputs, shared_name, output_types, output_shapes, one_s
         except StopIteration:
             raise errors.OutOfRangeError(None, ctx.op, "End of sequence") from None
     return values[0] if len(values) == 1 else tuple(values)
+
+
+@op("ReduceDataset", inputs=("*inputs",), attrs={"reducer": REQUIRED, "output_types": REQUIRED,
+                                                 "output_shapes": REQUIRED},
+    shape=_get_next_shape, outputs=lambda attrs, n: len(attrs["output_types"]), stateful=True,
+    not_differentiable=True, needs_ctx=True, needs_step=True, devices=("CPU",))
+def reduce_dataset_kernel(xp, *inputs, reducer, output_types, output_shapes, ctx, step):
+    """Runs a whole pipeline, folding each element into the state with the traced reduce function."""
+    dataset, fg, n_inputs, n_state = _dataset(reducer, ctx.op)
+    runner = _Runner(ctx, step)
+    values = dict(zip(dataset._input_ids(), inputs[:n_inputs]))
+    state = list(inputs[n_inputs:n_inputs + n_state])
+    caps = list(inputs[n_inputs + n_state:])
+    for comps in dataset._elements(values, runner):
+        state = runner.call(fg, state + list(comps) + caps)
+    return state[0] if len(state) == 1 else tuple(state)

@@ -1,6 +1,6 @@
 """The run-time state behind the queue ops: one object per queue, kept in its device's ResourceMgr.
 
-The queue-creating op (FIFOQueue, RandomShuffleQueue, PaddingFIFOQueue) returns this object as its ref
+The queue-creating op (FIFOQueue, RandomShuffleQueue, PaddingFIFOQueue, PriorityQueue) returns this object as its ref
 output; the enqueue/dequeue/close/size kernels receive it through their ref input. Blocking calls wait
 on a Condition in short slices and call `step.check_cancelled()` between them, so a closed session or
 an aborted step (a failed sibling partition, a dead remote worker) never leaves a kernel waiting.
@@ -9,6 +9,7 @@ an aborted step (a failed sibling partition, a dead remote worker) never leaves 
 from __future__ import annotations
 
 import collections
+import heapq
 import itertools
 import threading
 from typing import Any, Callable
@@ -263,3 +264,36 @@ class PaddingQueueState(QueueState):
         for i, p in enumerate(parts):
             out[(i, *(slice(0, s) for s in p.shape))] = p
         return out
+
+
+class PriorityQueueState(QueueState):
+    """Dequeues the element with the smallest int64 priority (component 0) first; ties leave in enqueue order.
+
+    `shapes` are the value components' shapes; the priority is a scalar prepended to them, as in TF.
+    """
+
+    kind = "PriorityQueue"
+
+    def __init__(self, name: str, container: str, component_types: list, shapes: list, capacity: int):
+        from labflow import dtypes as _dt
+        value_shapes = [_as_dims(s) for s in shapes]
+        super().__init__(name, container, [_dt.int64, *component_types], [(), *value_shapes] if shapes else [],
+                         capacity)
+        self.signature = (self.kind, tuple(d.name for d in component_types), tuple(value_shapes), capacity)
+        self._items = []
+        self._seq = itertools.count()
+
+    def _validate(self, comps: tuple, many: bool) -> int:
+        if comps:
+            pri = np.shape(comps[0])
+            if pri != ((pri[0],) if many and pri else ()):
+                what = "a vector of priorities (one per element)" if many else "a scalar priority"
+                raise errors.InvalidArgumentError(None, None, f"PriorityQueue '{self.name}': component 0 must be "
+                                                  f"{what}, got shape {shape_debug(pri)}")
+        return super()._validate(comps, many)
+
+    def _put(self, elem: tuple) -> None:
+        heapq.heappush(self._items, (int(elem[0]), next(self._seq), elem))
+
+    def _take(self, n: int) -> list:
+        return [heapq.heappop(self._items)[2] for _ in range(n)]

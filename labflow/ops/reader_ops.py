@@ -1,4 +1,4 @@
-"""TF1 readers: TFRecordReader, TextLineReader, WholeFileReader, and `tf.read_file`.
+"""TF1 readers: TFRecordReader, TextLineReader, WholeFileReader, FixedLengthRecordReader, IdentityReader, read_file.
 
 A reader-creating op outputs a `string_ref` handle like a queue does: its kernel looks up or creates a
 ReaderState in the device's ResourceMgr, so the reader keeps its current file and position across steps.
@@ -19,12 +19,13 @@ from labflow import dtypes as _dt
 from labflow import errors
 from labflow.framework import tf_record
 from labflow.framework.graph import get_default_graph
-from labflow.framework.registry import op
+from labflow.framework.registry import REQUIRED, op
 from labflow.framework.tensor import Operation, Tensor
 from labflow.ops.common import convert_to_tensor, dims, make_op, no_outputs
 from labflow.ops.queue_runtime import WAIT_SLICE, handle_value, lookup_or_create
 
-__all__ = ["ReaderBase", "TFRecordReader", "TextLineReader", "WholeFileReader", "read_file"]
+__all__ = ["ReaderBase", "TFRecordReader", "TextLineReader", "WholeFileReader", "FixedLengthRecordReader",
+           "IdentityReader", "read_file"]
 
 _COMMON = dict(stateful=True, not_differentiable=True, devices=("CPU",))
 
@@ -201,8 +202,51 @@ class WholeFileReaderState(ReaderState):
         if self._done:
             return None
         self._done = True
+        return self._record()
+
+    def _record(self) -> tuple[bytes, bytes]:
         with _open_file(self.work) as f:
             return self.work.encode(), f.read()
+
+
+class FixedLengthRecordReaderState(ReaderState):
+    """Records of `record_bytes` starting every `hop_bytes` after the header, up to the footer (TF's reader)."""
+
+    kind = "FixedLengthRecordReader"
+
+    def __init__(self, name: str, container: str, header: int, record: int, footer: int, hop: int, encoding: str):
+        super().__init__(name, container)
+        self.header, self.record, self.footer, self.encoding = header, record, footer, encoding
+        self.hop = hop if hop > 0 else record
+        self.signature += (header, record, footer, hop, encoding)
+        self._data = b""
+        self._pos = self._limit = self._index = 0
+
+    def _open(self, path: str) -> None:
+        from labflow.data.file_datasets import read_file_bytes
+        self._data = read_file_bytes(path, self.encoding)
+        self._pos, self._limit, self._index = self.header, len(self._data) - self.footer, 0
+
+    def _next(self) -> tuple[bytes, bytes] | None:
+        if self._pos + self.record > self._limit:
+            return None
+        key = f"{self.work}:{self._index}".encode()  # TF's key: "<file>:<record number>"
+        value = self._data[self._pos:self._pos + self.record]
+        self._pos += self.hop
+        self._index += 1
+        return key, value
+
+    def _close(self) -> None:
+        self._data = b""
+
+
+class IdentityReaderState(WholeFileReaderState):
+    """Each work unit (a queued string) is one record whose key and value are that string."""
+
+    kind = "IdentityReader"
+
+    def _record(self) -> tuple[bytes, bytes]:
+        return self.work.encode(), self.work.encode()
 
 
 # -- the reader-creating ops ---------------------------------------------------------------------------------
@@ -235,6 +279,33 @@ def text_line_reader_kernel(xp, *, container, shared_name, skip_header_lines, ct
 @op("WholeFileReader", attrs=dict(_BASE_ATTRS), **_READER)
 def whole_file_reader_kernel(xp, *, container, shared_name, ctx):
     return _lookup(ctx, container, shared_name, lambda n: WholeFileReaderState(n, container))
+
+
+def _fixed_length_reader_shape(ins, attrs):
+    if attrs["record_bytes"] <= 0:
+        raise ValueError(f"Attr 'record_bytes' of 'FixedLengthRecordReader' must be positive, got "
+                         f"{attrs['record_bytes']}")
+    for k in ("header_bytes", "footer_bytes", "hop_bytes"):
+        if attrs[k] < 0:
+            raise ValueError(f"Attr '{k}' of 'FixedLengthRecordReader' must be >= 0, got {attrs[k]}")
+    if attrs["encoding"] not in ("", "ZLIB", "GZIP"):
+        raise ValueError(f"Attr 'encoding' of 'FixedLengthRecordReader' must be '', 'ZLIB' or 'GZIP', got "
+                         f"{attrs['encoding']!r}")
+    return _reader_shape(ins, attrs)
+
+
+@op("FixedLengthRecordReader", attrs={**_BASE_ATTRS, "header_bytes": 0, "record_bytes": REQUIRED, "footer_bytes": 0,
+                                      "hop_bytes": 0, "encoding": ""},
+    **{**_READER, "shape": _fixed_length_reader_shape})
+def fixed_length_record_reader_kernel(xp, *, container, shared_name, header_bytes, record_bytes, footer_bytes,
+                                      hop_bytes, encoding, ctx):
+    return _lookup(ctx, container, shared_name, lambda n: FixedLengthRecordReaderState(
+        n, container, header_bytes, record_bytes, footer_bytes, hop_bytes, encoding))
+
+
+@op("IdentityReader", attrs=dict(_BASE_ATTRS), **_READER)
+def identity_reader_kernel(xp, *, container, shared_name, ctx):
+    return _lookup(ctx, container, shared_name, lambda n: IdentityReaderState(n, container))
 
 
 # -- the verbs -----------------------------------------------------------------------------------------------
@@ -411,3 +482,32 @@ class WholeFileReader(ReaderBase):
 
     def __init__(self, name: str | None = None):
         super().__init__(_create_reader("WholeFileReader", {"shared_name": ""}, name))
+
+
+class FixedLengthRecordReader(ReaderBase):
+    """Reads fixed-length records of binary files; keys are "<file>:<record number>" (TF 1.x
+    `tf.FixedLengthRecordReader`)."""
+
+    def __init__(self, record_bytes: int, header_bytes: int | None = None, footer_bytes: int | None = None,
+                 hop_bytes: int | None = None, name: str | None = None, encoding: str | None = None):
+        """Args:
+            record_bytes: the length of each record.
+            header_bytes: bytes to skip at the start of each file (None: 0).
+            footer_bytes: bytes to ignore at the end of each file (None: 0).
+            hop_bytes: the distance from one record's start to the next's (None or 0: record_bytes, so records
+                are contiguous; smaller values overlap them). A record must end before the footer.
+            name: the op name.
+            encoding: None, "ZLIB" or "GZIP" for compressed files.
+        """
+        super().__init__(_create_reader("FixedLengthRecordReader", {
+            "record_bytes": int(record_bytes), "header_bytes": int(header_bytes or 0),
+            "footer_bytes": int(footer_bytes or 0), "hop_bytes": int(hop_bytes or 0),
+            "encoding": (encoding or "").upper(), "shared_name": ""}, name))
+
+
+class IdentityReader(ReaderBase):
+    """Outputs each queued work unit as a record whose key and value are the work unit (TF 1.x
+    `tf.IdentityReader`)."""
+
+    def __init__(self, name: str | None = None):
+        super().__init__(_create_reader("IdentityReader", {"shared_name": ""}, name))

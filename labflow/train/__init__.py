@@ -98,6 +98,7 @@ from labflow.train.monitored_session import (  # noqa: F401
 )
 from labflow.train.moving_averages import ExponentialMovingAverage  # noqa: F401
 from labflow.train.optimizer import Optimizer  # noqa: F401
+from labflow.train.profiler_hook import ProfilerHook  # noqa: F401
 from labflow.train.proximal_adagrad import ProximalAdagradOptimizer  # noqa: F401
 from labflow.train.proximal_gradient_descent import ProximalGradientDescentOptimizer  # noqa: F401
 from labflow.train.queue_runner import QueueRunner, add_queue_runner, start_queue_runners  # noqa: F401
@@ -126,6 +127,7 @@ from labflow.train.training_util import (  # noqa: F401
     get_or_create_global_step,
     global_step,
 )
+from labflow.train.warm_starting import VocabInfo, warm_start  # noqa: F401
 
 
 def __getattr__(name: str) -> _Any:

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from drain import drain as _all
 
 import labflow as tf
-
-
-def _all(sess, nxt, limit=1000):
-    out = []
-    try:
-        while len(out) < limit:
-            out.append(sess.run(nxt))
-    except tf.errors.OutOfRangeError:
-        pass
-    return out
 
 
 def test_slices_map_filter_batch_repeat_take_skip():
