@@ -17,6 +17,9 @@ TUTORIAL_NAMES = [
     "image.per_image_standardization", "image.sample_distorted_bounding_box", "app.run", "flags.DEFINE_integer",
     "logging.set_verbosity", "gfile.GFile", "io.parse_example", "test.TestCase", "metrics.auc",
     "lookup.StaticHashTable", "linalg.eigh", "math.reduce_std", "strings.to_hash_bucket_fast",
+    "sparse_add", "sparse.reshape", "fft", "signal.stft", "random.stateless_uniform", "disable_v2_behavior",
+    "saved_model.simple_save", "saved_model.loader.load", "data.experimental.AUTOTUNE", "PriorityQueue",
+    "FixedLenSequenceFeature", "train.ProfilerHook", "nn.raw_rnn", "nn.dilation2d", "sets.set_intersection",
 ]
 
 
@@ -36,8 +39,8 @@ def test_overall_coverage_does_not_regress(capsys):
     cov = api_coverage.coverage()
     covered = sum(len(n.covered) for n in cov.values())
     total = sum(n.total for n in cov.values())
-    # 1246 of 1854 when this test was written (35% before that session's API work); raise it as it grows.
-    assert covered >= 1240, f"TF 1.x API coverage fell to {covered}/{total}"
+    # 1529 of 1854 when last raised (642 before session 8's API work); raise it as it grows.
+    assert covered >= 1529, f"TF 1.x API coverage fell to {covered}/{total}"
     assert api_coverage.main([]) == 0
     assert "(top level)" in capsys.readouterr().out
     assert api_coverage.main(["--missing", "nonexistent"]) == 2
