@@ -27,6 +27,7 @@ from labflow.ops.common import base, dims
 # Only ufuncs, operators and Python scalars: what `cupy.fuse` compiles into one kernel.
 EXPRESSIONS: dict[str, tuple[int, str]] = {
     "Add": (2, "{0} + {1}"),
+    "AddV2": (2, "{0} + {1}"),
     "Sub": (2, "{0} - {1}"),
     "Mul": (2, "{0} * {1}"),
     "RealDiv": (2, "{0} / {1}"),

@@ -85,3 +85,4 @@ def restore_v2(prefix: Any, tensor_names: list[str], shape_and_slices: list[str]
     attrs = {"dtypes": [_dt.as_dtype(d).base_dtype for d in dtypes],
              "_shapes": None if shapes is None else [TensorShape(s) for s in shapes]}
     return get_default_graph().create_op("RestoreV2", ins, attrs=attrs, name=name or "RestoreV2").outputs
+from labflow.ops import saver_ops  # noqa: E402,F401 - registers the sharded Saver's ops

@@ -75,6 +75,15 @@ def add(x: Any, y: Any, name: str | None = None) -> Tensor:
     return apply("Add", _xy(x, y), name=name)
 
 
+# TF 2.x's graphs (tf.compat.v1 included) write `a + b` as AddV2: Add without strings, imported from their GraphDefs.
+@op("AddV2", inputs=("x", "y"), types=NUMERIC_TYPES, shape=broadcast_shape, xp_fn="add")
+def add_v2_kernel(xp, x, y):
+    return xp.add(x, y)
+
+
+add_v2_kernel.grad(_add_grad)
+
+
 @op("Sub", inputs=("x", "y"), types=NUMERIC_TYPES, shape=broadcast_shape, xp_fn="subtract")
 def sub_kernel(xp, x, y):
     return xp.subtract(x, y)

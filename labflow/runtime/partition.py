@@ -105,7 +105,9 @@ def partition(order: list[Operation], placement: dict[Operation, Device], feeds:
             s.inputs.append((src, t.value_index))
             part(src.device).nodes.append(s)
             r = PNode(f"{t.op.name}/_recv_{edge_id[0]}", "_Recv", recv_def,
-                      dict(common, tensor_type=t.dtype.base_dtype), dst, None, [t.dtype], [t._shape_dims])
+                      # a ref crosses devices as its value (TF's rule): the Recv yields a plain tensor
+                      dict(common, tensor_type=t.dtype.base_dtype), dst, None, [t.dtype.base_dtype],
+                      [t._shape_dims])
             part(dst).nodes.append(r)
             recvs[key] = r
         return r, 0

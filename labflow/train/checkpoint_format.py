@@ -163,3 +163,64 @@ def _legacy_read(prefix: str, index: dict, want: list[str]) -> dict[str, np.ndar
                                            f"{data_path}: the file is corrupt.")
             out[name] = _legacy_decode(raw, e["dtype"], e["shape"], name, data_path)
     return out
+
+
+def merge_checkpoints(prefixes: list[str], dest: str, delete_old_dirs: bool = True,
+                      allow_missing_files: bool = False) -> None:
+    """Merges the one-writer checkpoints `prefixes` into one checkpoint `dest` (TF's MergeV2Checkpoints).
+
+    The data files are renamed into `dest`'s shard names, the merged index is written last (so `dest` only
+    exists once complete), then the sources' index files are deleted and, with `delete_old_dirs`, their folders
+    too where that leaves them empty (TF's sharded Saver writes each shard under a temporary folder).
+
+    Raises:
+        InvalidArgumentError: a source has no index (and `allow_missing_files` is False), none of them has
+            one, two sources hold the same tensor, or a source is in labflow's legacy format.
+        NotFoundError: a source's data file is missing.
+    """
+    sources = []
+    for prefix in prefixes:
+        path = prefix + INDEX_SUFFIX
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            if allow_missing_files:
+                continue
+            raise errors.InvalidArgumentError(None, None, f"MergeV2Checkpoints: allow_missing_files is False and "
+                                              f"{path} does not exist; pass allow_missing_files=True to skip "
+                                              "missing shards.") from None
+        if raw[:1] == b"{":
+            raise errors.InvalidArgumentError(None, None, f"MergeV2Checkpoints: {path} is labflow's legacy JSON "
+                                              "checkpoint; only tensor-bundle checkpoints can be merged.")
+        header, entries = tensor_bundle.read_entries(raw, path)
+        sources.append((prefix, header, entries))
+    if not sources:
+        raise errors.InvalidArgumentError(None, None, f"MergeV2Checkpoints: at least one checkpoint must exist, "
+                                          f"but none of {list(prefixes)} does.")
+    index, layout = tensor_bundle.merge_indexes(sources)
+    total = sum(n for _, n in layout)
+    dest_dir = os.path.dirname(dest)
+    if dest_dir:
+        os.makedirs(dest_dir, exist_ok=True)
+    for (prefix, _, _), (first, count) in zip(sources, layout):
+        for i in range(count):
+            src = tensor_bundle.data_filename(prefix, i, count)
+            if not os.path.exists(src):
+                raise errors.NotFoundError(None, None, f"MergeV2Checkpoints: data file {src} of {prefix} is "
+                                           "missing; the shard was not fully written.")
+            os.replace(src, tensor_bundle.data_filename(dest, first + i, total))
+    atomic_write(dest + INDEX_SUFFIX, index)
+    for prefix, _, _ in sources:
+        if os.path.abspath(prefix) != os.path.abspath(dest):
+            try:
+                os.unlink(prefix + INDEX_SUFFIX)
+            except FileNotFoundError:
+                pass
+        if delete_old_dirs:
+            folder = os.path.dirname(os.path.abspath(prefix))
+            if folder != os.path.dirname(os.path.abspath(dest)):
+                try:
+                    os.rmdir(folder)  # only an empty folder: TF also tolerates failure here
+                except OSError:
+                    pass

@@ -79,9 +79,12 @@ class Saver:
         with g.as_default(), g.name_scope(self._name or "save") as scope:
             filename = array_ops.constant(self._filename or "model", name="Const")
             values = [variables[n].value() if hasattr(variables[n], "value") else variables[n] for n in names]
-            save = io_ops.save_v2(filename, names, [""] * len(names), values, name="SaveV2") if names else None
-            with g.control_dependencies([save] if save is not None else []):
-                save_tensor = array_ops.identity(filename, name="control_dependency")
+            if names and self._sharded:
+                save_tensor = _sharded_save(filename, names, values)
+            else:
+                save = io_ops.save_v2(filename, names, [""] * len(names), values, name="SaveV2") if names else None
+                with g.control_dependencies([save] if save is not None else []):
+                    save_tensor = array_ops.identity(filename, name="control_dependency")
             assigns = []
             if names:
                 restored = io_ops.restore_v2(filename, names, [""] * len(names),
@@ -194,6 +197,31 @@ class Saver:
 
 
 # -- checkpoint state ------------------------------------------------------------------------------
+def _sharded_save(filename: Any, names: list[str], values: list) -> Any:
+    """TF's sharded save graph for one device: SaveV2 to a temporary shard, then MergeV2Checkpoints into `filename`.
+
+    The ops and names are TF's (Saver._AddShardedSaveOpsForV2), so a MetaGraphDef or SavedModel that labflow writes
+    saves the way TF's does when TF runs it; the shard's folder "<prefix>_temp" is removed by the merge.
+    """
+    from labflow.ops import array_gather_ops, array_join_ops, array_ops, io_ops, saver_ops, string_ops
+    from labflow.ops.string_regex_ops import regex_full_match
+    g = filename.graph
+    # On S3 TF writes the shard beside the prefix: a folder rename there is not atomic.
+    suffix = array_gather_ops.where(regex_full_match(filename, "^s3://.*"), array_ops.constant(".part"),
+                                    array_ops.constant("_temp/part"))
+    tmp = string_ops.string_join([filename, suffix])
+    shard = saver_ops.sharded_filename(tmp, array_ops.constant(0, name="ShardedFilename/shard"),
+                                       array_ops.constant(1, name="num_shards"))
+    save = io_ops.save_v2(shard, names, [""] * len(names), values, name="SaveV2")
+    with g.control_dependencies([save]):
+        written = array_ops.identity(shard, name="control_dependency")
+    with g.control_dependencies([written]):
+        prefixes = array_join_ops.stack([shard], name="MergeV2Checkpoints/checkpoint_prefixes")
+    merge = saver_ops.merge_v2_checkpoints(prefixes, filename, delete_old_dirs=True)
+    with g.control_dependencies([merge, written]):
+        return array_ops.identity(filename, name="Identity")
+
+
 def _state_path(checkpoint_dir: str, latest_filename: str | None) -> str:
     return os.path.join(checkpoint_dir, latest_filename or "checkpoint")
 

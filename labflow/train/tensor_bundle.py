@@ -21,7 +21,7 @@ from labflow.framework.protos import tensor_bundle_pb2
 from labflow.train import sstable
 
 __all__ = ["data_filename", "encode_bundle", "read_entries", "read_tensor", "entry_dtype", "entry_shape",
-           "slice_key", "slice_keys"]
+           "slice_key", "slice_keys", "merge_indexes"]
 
 BUNDLE_VERSION = 1  # TF's kTensorBundleVersion
 _RESOURCE, _VARIANT = 20, 21  # DataType enums of tensors that are handles, not values
@@ -254,3 +254,37 @@ def read_tensor(prefix: str, num_shards: int, name: str, entry: Any,
         raise errors.DataLossError(None, None, f"Invalid size in bundle entry: tensor '{name}' in {path} has "
                                    f"{len(raw)} bytes, expected {count * npd.itemsize} for {dt.name}{shape}.")
     return np.frombuffer(raw, dtype=npd).astype(npd.newbyteorder("="), copy=True).reshape(shape)
+
+
+def merge_indexes(sources: list[tuple[str, Any, dict[str, Any]]]) -> tuple[bytes, list[tuple[int, int]]]:
+    """The index bytes of one bundle merging `sources`, [(prefix, header, entries)], as TF's MergeBundles does.
+
+    Each source's data shards keep their order and follow those of the sources before it, so entry shard ids
+    are shifted by the shards that precede their source. Returns (index bytes, [(first new shard id, number of
+    shards)] per source) so the caller can rename the data files to match.
+
+    Raises:
+        InvalidArgumentError: two sources hold the same tensor name.
+    """
+    merged: dict[str, Any] = {}
+    layout, total = [], 0
+    for prefix, header, entries in sources:
+        layout.append((total, header.num_shards))
+        for name, entry in entries.items():
+            if name in merged:
+                raise errors.InvalidArgumentError(None, None, f"Duplicate tensor keyed by {name!r} encountered, "
+                                                  f"when merging prefix: {prefix}. Each shard must hold distinct "
+                                                  "tensors.")
+            moved = tensor_bundle_pb2.BundleEntryProto()
+            moved.CopyFrom(entry)
+            moved.shard_id = entry.shard_id + total
+            merged[name] = moved
+        total += header.num_shards
+    header = tensor_bundle_pb2.BundleHeaderProto(num_shards=total,
+                                                 endianness=tensor_bundle_pb2.BundleHeaderProto.LITTLE)
+    header.version.producer = BUNDLE_VERSION
+    rows = [(b"", header.SerializeToString())]
+    for name in sorted(merged, key=lambda n: n.encode("latin-1" if n[:1] == "\x00" else "utf-8")):
+        key = name.encode("latin-1" if name[:1] == "\x00" else "utf-8")
+        rows.append((key, merged[name].SerializeToString(deterministic=True)))
+    return sstable.build_table(rows), layout
