@@ -95,7 +95,7 @@ from labflow import compat, contrib, data, initializers, layers, losses, math, m
 from labflow import sparse
 from labflow.logging import get_logger
 from labflow import app, debugging, flags, gfile, image, io, linalg, logging, lookup, strings, test
-from labflow import bitwise, manip, queue, saved_model, sets, signal, spectral
+from labflow import bitwise, manip, profiler, queue, saved_model, sets, signal, spectral
 from labflow import user_ops
 from labflow import python_io
 from labflow.framework import nest

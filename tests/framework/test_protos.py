@@ -175,6 +175,18 @@ NOT_IN_TENSORBOARD = {
                              "offset": (4, 3, False), "size": (5, 3, False), "crc32c": (6, 7, False),
                              "slices": (7, 11, True)},
         "TensorSliceProto": {"extent": (1, 11, True)}},
+    # tensorflow/core/profiler/tfprof_output.proto (GraphNodeProto without tensor_value; 3 int64, 11 message)
+    "tfprof_output_pb2": {"GraphNodeProto": {
+        "name": (1, "string", False), "run_count": (21, 3, False), "exec_micros": (2, 3, False),
+        "accelerator_exec_micros": (17, 3, False), "cpu_exec_micros": (18, 3, False),
+        "requested_bytes": (3, 3, False), "peak_bytes": (24, 3, False), "residual_bytes": (25, 3, False),
+        "output_bytes": (26, 3, False), "parameters": (4, 3, False), "float_ops": (13, 3, False),
+        "devices": (10, "string", True), "total_definition_count": (23, 3, False), "total_run_count": (22, 3, False),
+        "total_exec_micros": (6, 3, False), "total_accelerator_exec_micros": (19, 3, False),
+        "total_cpu_exec_micros": (20, 3, False), "total_requested_bytes": (7, 3, False),
+        "total_peak_bytes": (27, 3, False), "total_residual_bytes": (28, 3, False),
+        "total_output_bytes": (29, 3, False), "total_parameters": (8, 3, False), "total_float_ops": (14, 3, False),
+        "shapes": (11, 11, True), "input_shapes": (16, 11, True), "children": (12, 11, True)}},
 }
 _TYPE_NAMES = {9: "string", 1: "double"}
 
