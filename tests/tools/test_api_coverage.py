@@ -20,6 +20,7 @@ TUTORIAL_NAMES = [
     "sparse_add", "sparse.reshape", "fft", "signal.stft", "random.stateless_uniform", "disable_v2_behavior",
     "saved_model.simple_save", "saved_model.loader.load", "data.experimental.AUTOTUNE", "PriorityQueue",
     "FixedLenSequenceFeature", "train.ProfilerHook", "nn.raw_rnn", "nn.dilation2d", "sets.set_intersection",
+    "profiler.profile", "profiler.ProfileOptionBuilder",
 ]
 
 
@@ -39,8 +40,8 @@ def test_overall_coverage_does_not_regress(capsys):
     cov = api_coverage.coverage()
     covered = sum(len(n.covered) for n in cov.values())
     total = sum(n.total for n in cov.values())
-    # 1529 of 1854 when last raised (642 before session 8's API work); raise it as it grows.
-    assert covered >= 1529, f"TF 1.x API coverage fell to {covered}/{total}"
+    # 1533 of 1854 when last raised (642 before session 8's API work); raise it as it grows.
+    assert covered >= 1533, f"TF 1.x API coverage fell to {covered}/{total}"
     assert api_coverage.main([]) == 0
     assert "(top level)" in capsys.readouterr().out
     assert api_coverage.main(["--missing", "nonexistent"]) == 2
